@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Debian packages the tests need. Installs only what is missing, so a machine that already
+# has them needs no network.
+set -euo pipefail
+
+packages=(
+  # NFS test bed: real NFSv4.1 server, real guest kernels, their root file system
+  nfs-ganesha nfs-ganesha-vfs user-mode-linux debootstrap e2fsprogs iproute2
+  openssh-client
+  # Molecule's container engine
+  docker.io
+  # data migration and tree copies
+  rsync
+)
+
+missing=()
+for package in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)
+  [[ $status == "install ok installed" ]] || missing+=("$package")
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "system-deps: all ${#packages[@]} Debian packages present"
+  exit 0
+fi
+
+echo "system-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
