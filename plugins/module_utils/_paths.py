@@ -1,0 +1,103 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: contributors to the convox.volumes collection
+"""Where a volume lives: the one implementation of the naming and path rules.
+
+Rack target:  <root>/<rack>-<app>/<service>/<container path>      (root: /volumes)
+Local target: <root>/<app>/<service>/<container path>              (root: ~/.convox/volumes)
+
+Every function here is pure: it computes and validates, it never touches the disk.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+
+RACK_ROOT = "/volumes"
+LOCAL_ROOT_BELOW_HOME = ".convox/volumes"
+TARGETS = ("rack", "local")
+
+_CONVOX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class VolumeRuleError(ValueError):
+    """An input breaks a path or naming rule; the message names the input, value and fix."""
+
+
+def validate_name(kind: str, value: object) -> str:
+    """A rack, app or service name: lowercase letters, digits and hyphens, starting with a
+    letter or digit."""
+    if not isinstance(value, str) or not _CONVOX_NAME.match(value):
+        raise VolumeRuleError(
+            f"{kind} name {value!r} is not a Convox name: use lowercase letters, digits and "
+            f"hyphens, starting with a letter or digit (for example 'my-{kind}')")
+    return value
+
+
+def normalise_absolute(path: object, what: str) -> str:
+    """Collapse '//', '.' and trailing slashes of an absolute path; refuse '..', empty and
+    relative paths. `what` names the input in the error, e.g. "container path '/data/'"."""
+    if not isinstance(path, str) or not path.strip():
+        raise VolumeRuleError(f"{what} is empty: give an absolute path such as '/data'")
+    if not path.startswith("/"):
+        raise VolumeRuleError(f"{what} {path!r} is relative: give an absolute path such as "
+                              f"'/{path.lstrip('./')}'")
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise VolumeRuleError(f"{what} {path!r} has a '..' component, which could leave the "
+                              f"volume's directory: write the path without '..'")
+    return "/" + "/".join(parts)
+
+
+def normalise_container_path(path: object) -> str:
+    """A container path as a volume key: absolute, normalised, and not '/' itself."""
+    normalised = normalise_absolute(path, "container path")
+    if normalised == "/":
+        raise VolumeRuleError("container path '/' is the container's root, which cannot be a "
+                              "volume: name a directory such as '/data'")
+    return normalised
+
+
+def default_root(target: str, home: str | None = None) -> str:
+    """The volumes root of a target: /volumes on a rack, ~/.convox/volumes locally."""
+    if target == "rack":
+        return RACK_ROOT
+    if target == "local":
+        if not home:
+            raise VolumeRuleError("the local target needs the user's home directory to place "
+                                  "~/.convox/volumes: set 'root' explicitly")
+        return posixpath.join(normalise_absolute(home, "home directory"), LOCAL_ROOT_BELOW_HOME)
+    raise VolumeRuleError(f"target {target!r} is unknown: use one of {', '.join(TARGETS)}")
+
+
+def app_directory(*, target: str, root: str, app: str, rack: str | None = None) -> str:
+    """The directory that holds every volume of one app: <root>/<rack>-<app> on a rack,
+    <root>/<app> locally."""
+    root = normalise_absolute(root, "volumes root")
+    validate_name("app", app)
+    if target == "rack":
+        validate_name("rack", rack)
+        return posixpath.join(root, f"{rack}-{app}")
+    if target == "local":
+        return posixpath.join(root, app)
+    raise VolumeRuleError(f"target {target!r} is unknown: use one of {', '.join(TARGETS)}")
+
+
+def service_directory(*, target: str, root: str, app: str, service: str,
+                      rack: str | None = None) -> str:
+    validate_name("service", service)
+    return posixpath.join(app_directory(target=target, root=root, app=app, rack=rack), service)
+
+
+def volume_host_path(container_path: str, *, target: str, app: str, service: str,
+                     rack: str | None = None, root: str | None = None,
+                     home: str | None = None) -> str:
+    """The host directory of a single-path (namespaced) volume.
+
+    >>> volume_host_path('/my/shared/data', target='rack', rack='myrack', app='myapp',
+    ...                  service='web')
+    '/volumes/myrack-myapp/web/my/shared/data'
+    """
+    relative = normalise_container_path(container_path).lstrip("/")
+    base = service_directory(target=target, root=root or default_root(target, home), app=app,
+                             service=service, rack=rack)
+    return posixpath.join(base, relative)
