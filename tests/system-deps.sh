@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   # NFS test bed: real NFSv4.1 server, real guest kernels, their root file system
   nfs-ganesha nfs-ganesha-vfs user-mode-linux debootstrap e2fsprogs iproute2
-  openssh-client
+  openssh-client netcat-openbsd
   # Molecule's container engine
   docker.io
   # data migration and tree copies
