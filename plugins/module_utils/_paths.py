@@ -18,6 +18,15 @@ TARGETS = ("rack", "local")
 
 _CONVOX_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
+# A Docker volume name: what `docker volume create` accepts (two characters at least).
+_VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+
+# A Windows drive path (C:\data, c:/data, C:) or a UNC path (\\server\share).
+_WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:(?:[\\/]|$)|\\\\)")
+
+# Kernel and runtime file systems: nothing is ever created below these, whatever is asked.
+FORBIDDEN_HOST_ROOTS = ("/proc", "/sys", "/dev", "/run", "/var/run")
+
 
 class VolumeRuleError(ValueError):
     """An input breaks a path or naming rule; the message names the input, value and fix."""
@@ -38,6 +47,9 @@ def normalise_absolute(path: object, what: str) -> str:
     relative paths. `what` names the input in the error, e.g. "container path '/data/'"."""
     if not isinstance(path, str) or not path.strip():
         raise VolumeRuleError(f"{what} is empty: give an absolute path such as '/data'")
+    if path.startswith("~"):
+        raise VolumeRuleError(f"{what} {path!r} starts with '~', which is not expanded here: "
+                              f"give an absolute path such as '/home/user/data'")
     if not path.startswith("/"):
         raise VolumeRuleError(f"{what} {path!r} is relative: give an absolute path such as "
                               f"'/{path.lstrip('./')}'")
@@ -45,6 +57,10 @@ def normalise_absolute(path: object, what: str) -> str:
     if ".." in parts:
         raise VolumeRuleError(f"{what} {path!r} has a '..' component, which could leave the "
                               f"volume's directory: write the path without '..'")
+    if "~" in parts:
+        raise VolumeRuleError(f"{what} {path!r} has a '~' component, which would become a "
+                              f"directory literally named '~': '~' means the home directory "
+                              f"only at the start of a host path")
     return "/" + "/".join(parts)
 
 
@@ -101,3 +117,78 @@ def volume_host_path(container_path: str, *, target: str, app: str, service: str
     base = service_directory(target=target, root=root or default_root(target, home), app=app,
                              service=service, rack=rack)
     return posixpath.join(base, relative)
+
+
+def is_volume_name(value: object) -> bool:
+    """True for a Docker named volume such as 'dbdata' (letters, digits, '_', '.', '-')."""
+    return isinstance(value, str) and bool(_VOLUME_NAME.match(value))
+
+
+def is_windows_path(value: object) -> bool:
+    """True for a Windows drive or UNC path, which has no meaning on a Linux host."""
+    return isinstance(value, str) and bool(_WINDOWS_PATH.match(value))
+
+
+def is_relative_path(value: str) -> bool:
+    """True for a path relative to the compose project: '.', '..', './x' or '../x'."""
+    return value in (".", "..") or value.startswith(("./", "../"))
+
+
+def is_home_path(value: str) -> bool:
+    """True for '~' or '~/x'. '~user/x' is not one: only the current user's home expands."""
+    return value == "~" or value.startswith("~/")
+
+
+def expand_home(path: str, home: str | None, what: str) -> str:
+    """Replace a leading '~' by `home` and normalise; other paths are only normalised.
+
+    `home` is the home directory of the user the layout runs as (after become), looked up
+    from the password database, not from $HOME."""
+    if path.startswith("~") and not is_home_path(path):
+        raise VolumeRuleError(f"{what} {path!r} names another user's home: only '~' and '~/...'"
+                              f" (the home of the user the task runs as) are expanded; write "
+                              f"the absolute path instead")
+    if is_home_path(path):
+        if not home:
+            raise VolumeRuleError(f"{what} {path!r} starts with '~' but the user's home "
+                                  f"directory is unknown: write the absolute path instead")
+        home = normalise_absolute(home, "home directory")
+        path = home + "/" + path[1:].lstrip("/")
+    return normalise_absolute(path, what)
+
+
+def resolve_relative(path: str, project_dir: str | None, what: str) -> str:
+    """Resolve './x' or '../x' against the compose project directory.
+
+    '..' is accepted only as the leading components; anywhere else it is refused."""
+    parts = [part for part in path.split("/") if part not in ("", ".")]
+    leading_up = 0
+    while leading_up < len(parts) and parts[leading_up] == "..":
+        leading_up += 1
+    if ".." in parts[leading_up:]:
+        raise VolumeRuleError(f"{what} {path!r} has a '..' component after its start: write "
+                              f"the path without it (only leading '../' is resolved)")
+    if "~" in parts:
+        raise VolumeRuleError(f"{what} {path!r} has a '~' component, which would become a "
+                              f"directory literally named '~'")
+    if not project_dir:
+        raise VolumeRuleError(f"{what} {path!r} is relative to the compose project, but no "
+                              f"project directory is known: set 'project_dir' to the "
+                              f"directory of the compose file")
+    base = normalise_absolute(project_dir, "project directory")
+    return normalise_absolute(posixpath.normpath(posixpath.join(base, path)), what)
+
+
+def forbidden_host_root(path: str) -> str | None:
+    """The kernel or runtime file system that holds `path` (e.g. '/run'), or None.
+
+    `path` must be absolute and normalised."""
+    for root in FORBIDDEN_HOST_ROOTS:
+        if path == root or path.startswith(root + "/"):
+            return root
+    return None
+
+
+def looks_like_socket(path: str) -> bool:
+    """True for a path named like a Unix socket (docker.sock, agent.socket)."""
+    return path.endswith((".sock", ".socket"))
