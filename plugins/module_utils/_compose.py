@@ -64,8 +64,16 @@ class ComposeVolume:
     selinux: str | None
 
     def same_mount(self, other: ComposeVolume) -> bool:
-        return (self.kind, self.source, self.read_only, self.selinux) == (
-            other.kind, other.source, other.read_only, other.selinux)
+        """True when both entries mount the same thing the same way ('/srv/x/' is '/srv/x')."""
+        return (self.kind, _source_key(self.source), self.read_only, self.selinux) == (
+            other.kind, _source_key(other.source), other.read_only, other.selinux)
+
+
+def _source_key(source: str | None) -> str | None:
+    if source is None:
+        return None
+    parts = [part for part in source.split("/") if part not in ("", ".")]
+    return ("/" if source.startswith("/") else "") + "/".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,342 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Compose volume entries: parsing, interpolation, placement. Cases 1-6 of the field reports
+are marked with their number."""
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+
+from ansible_collections.convox.volumes.plugins.module_utils._compose import (
+    ComposeError,
+    interpolate,
+    parse_compose,
+    parse_entry,
+    parse_modes,
+    parse_services,
+)
+from ansible_collections.convox.volumes.plugins.module_utils._layout import describe_apps
+from ansible_collections.convox.volumes.plugins.module_utils._paths import VolumeRuleError
+
+R1_A1 = dict(target="rack", rack="r1")
+
+
+def place(entries: list[t.Any], *, service: str = "web", env: dict | None = None,
+          project_dir: str | None = None, **settings: t.Any) -> list[dict[str, t.Any]]:
+    """The module's `volumes` for app a1 with one service."""
+    settings = {**R1_A1, **settings}
+    app = {"name": "a1", "services": {service: entries}, "env": env, "project_dir": project_dir}
+    return [v.as_result() for v in describe_apps([app], **settings).volumes]
+
+
+def place_error(entries: list[t.Any], **kwargs: t.Any) -> str:
+    with pytest.raises(ComposeError) as info:
+        place(entries, **kwargs)
+    return str(info.value)
+
+
+def picked(volume: dict[str, t.Any]) -> tuple:
+    return (volume["kind"], volume["source"], volume["container_path"], volume["host_path"],
+            volume["read_only"], volume["selinux"])
+
+
+# --- Case 1: mode suffixes are not paths; the long form equals the short form. -------------
+
+@pytest.mark.parametrize("entry, expected", [
+    ("/srv/cfg:/etc/cfg:ro", ("host", "/srv/cfg", "/etc/cfg", "/srv/cfg", True, None)),
+    ("/srv/up:/up:rw,z", ("host", "/srv/up", "/up", "/srv/up", False, "z")),
+    ({"type": "bind", "source": "/srv/cfg", "target": "/etc/cfg", "read_only": True},
+     ("host", "/srv/cfg", "/etc/cfg", "/srv/cfg", True, None)),
+    ({"type": "bind", "source": "/srv/up", "target": "/up", "bind": {"selinux": "z"}},
+     ("host", "/srv/up", "/up", "/srv/up", False, "z")),
+    ("/srv/x:/x:Z,ro", ("host", "/srv/x", "/x", "/srv/x", True, "Z")),
+    ("/srv/x:/x:ro,nocopy", ("host", "/srv/x", "/x", "/srv/x", True, None)),
+    ("/data:ro", None),  # 'ro' here is the container path: relative, refused
+])
+def test_case1_modes(entry: t.Any, expected: tuple | None) -> None:
+    if expected is None:
+        assert "container path 'ro' is relative" in place_error([entry])
+        return
+    [volume] = place([entry])
+    assert picked(volume) == expected
+
+
+@pytest.mark.parametrize("short, long", [
+    ("/srv/cfg:/etc/cfg:ro",
+     {"type": "bind", "source": "/srv/cfg", "target": "/etc/cfg", "read_only": True}),
+    ("/data", {"type": "volume", "target": "/data"}),
+    ("dbdata:/var/lib/mysql", {"type": "volume", "source": "dbdata", "target": "/var/lib/mysql"}),
+])
+def test_case1_long_equals_short(short: str, long: dict) -> None:
+    short_result, long_result = place([short]), place([long])
+    assert [picked(v) for v in short_result] == [picked(v) for v in long_result]
+
+
+@pytest.mark.parametrize("modes, expected", [
+    ("ro", (True, None)), ("rw", (False, None)), ("z", (False, "z")), ("Z", (False, "Z")),
+    ("ro,z", (True, "z")), ("rw,Z", (False, "Z")), ("ro,ro", (True, None)),
+])
+def test_parse_modes(modes: str, expected: tuple) -> None:
+    assert parse_modes(modes) == expected
+
+
+@pytest.mark.parametrize("modes, message", [
+    ("ro,rw", "both read-only and read-write"),
+    ("z,Z", "both SELinux labels"),
+    ("readonly", "mode 'readonly' is unknown"),
+    ("", "mode '' is unknown"),
+])
+def test_parse_modes_refuses(modes: str, message: str) -> None:
+    with pytest.raises(VolumeRuleError, match=message):
+        parse_modes(modes)
+
+
+# --- Case 2: an explicit host path is used as written. --------------------------------------
+
+def test_case2_host_path_as_written() -> None:
+    volumes = place(["/data", "/tmp/cache:/var/cache"])
+    assert [v["host_path"] for v in volumes] == ["/volumes/r1-a1/web/data", "/tmp/cache"]
+    assert [v["kind"] for v in volumes] == ["namespaced", "host"]
+
+
+# --- Case 3: relative paths and bare names. ---------------------------------------------------
+
+@pytest.mark.parametrize("entry, settings, expected", [
+    ("./pgdata:/var/lib/postgresql/data", dict(target="local", root="/v"),
+     ("host", "./pgdata", "/var/lib/postgresql/data", "/srv/a1/pgdata", False, None)),
+    ("../shared:/shared:ro", dict(target="local", root="/v"),
+     ("host", "../shared", "/shared", "/srv/shared", True, None)),
+    (".:/app", dict(target="local", root="/v"),
+     ("host", ".", "/app", "/srv/a1", False, None)),
+    ("pgdata:/data", {}, ("named", "pgdata", "/data", None, False, None)),
+    ("pgdata:/data", dict(named_volumes="namespace"),
+     ("named", "pgdata", "/data", "/volumes/r1-a1/web/data", False, None)),
+])
+def test_case3_relative_and_named(entry: str, settings: dict, expected: tuple) -> None:
+    [volume] = place([entry], project_dir="/srv/a1", **settings)
+    assert picked(volume) == expected
+
+
+@pytest.mark.parametrize("entry, settings, message", [
+    ("./pgdata:/var/lib/postgresql/data", {},
+     "service 'web', volume entry './pgdata:/var/lib/postgresql/data': a path relative to "
+     "the compose file has no meaning on a rack instance"),
+    ("web/:/srv", {},
+     "service 'web', volume entry 'web/:/srv': source 'web/' is neither a host path"),
+    ("./a/../b:/x", dict(target="local", root="/v"), "'..' component after its start"),
+    ("C:\\data:/data", {}, "Windows path"),
+    ("c:/data:/data", {}, "Windows path"),
+    ({"type": "bind", "source": "D:\\x", "target": "/x"}, {}, "Windows path"),
+    ("~bob/data:/data", {}, "another user's home"),
+    ("a:/x", {}, "Windows path"),  # one letter: a drive, never a Docker volume name
+])
+def test_case3_refused(entry: t.Any, settings: dict, message: str) -> None:
+    assert message in place_error([entry], project_dir="/srv/a1", **settings)
+
+
+def test_case3_relative_needs_project_dir() -> None:
+    message = place_error(["./data:/data"], target="local", root="/v")
+    assert "set 'project_dir'" in message
+
+
+# --- Case 4: '~' is the home of the user the layout is for. ---------------------------------
+
+@pytest.mark.parametrize("entry, expected_host_path", [
+    ("/data", "/tmp/h/.convox/volumes/a1/web/data"),
+    ("/data/", "/tmp/h/.convox/volumes/a1/web/data"),
+    ("~/cache:/cache", "/tmp/h/cache"),
+    ("~:/home/me", "/tmp/h"),
+])
+def test_case4_home(entry: str, expected_host_path: str) -> None:
+    [volume] = place([entry], target="local", rack=None, home="/tmp/h")
+    assert volume["host_path"] == expected_host_path
+    assert "~" not in volume["host_path"].split("/")
+
+
+def test_case4_root_with_tilde() -> None:
+    [volume] = place(["/data"], target="local", root="~/vols", home="/tmp/h")
+    assert volume["host_path"] == "/tmp/h/vols/a1/web/data"
+
+
+@pytest.mark.parametrize("entry", ["/data/~", "/srv/~/x:/x", "~/a/~/b:/y"])
+def test_case4_no_literal_tilde_component(entry: str) -> None:
+    assert "'~' component" in place_error([entry], home="/tmp/h")
+
+
+# --- Case 5: normalisation. -----------------------------------------------------------------
+
+@pytest.mark.parametrize("entries, expected_host_paths", [
+    (["/data/", "/data"], ["/volumes/r1-a1/web/data"]),
+    (["/data", "//data//", "/./data"], ["/volumes/r1-a1/web/data"]),
+    (["/a//b/./c"], ["/volumes/r1-a1/web/a/b/c"]),
+    (["/srv/x/:/x", "/srv//x:/x/"], ["/srv/x"]),
+    (["/data", {"type": "volume", "target": "/data/"}], ["/volumes/r1-a1/web/data"]),
+])
+def test_case5_normalisation(entries: list, expected_host_paths: list[str]) -> None:
+    assert [v["host_path"] for v in place(entries)] == expected_host_paths
+
+
+@pytest.mark.parametrize("entries, message", [
+    (["/../../etc"], "'..' component"),
+    (["/data", "/a/../b"], "'..' component"),
+    (["/srv/../etc:/etc"], "'..' component"),
+    (["/data", "/srv:/data"], "container path '/data' is already mounted by entry '/data'"),
+    (["/srv:/data", "/srv:/data:ro"], "already mounted"),
+    ([""], "entry is empty"),
+    (["data"], "relative"),
+    (["/"], "container's root"),
+    (["/srv/x:"], "container path is empty"),
+    ([":/x"], "source before ':' is empty"),
+    (["/a:/b:ro:z"], "too many ':'"),
+    ([42], "not a int"),
+])
+def test_case5_refused(entries: list, message: str) -> None:
+    assert message in place_error(entries)
+
+
+# --- Case 6: interpolation. -----------------------------------------------------------------
+
+@pytest.mark.parametrize("text, env, expected", [
+    ("${DATA}", {"DATA": "/srv/d"}, "/srv/d"),
+    ("$DATA/x", {"DATA": "/srv/d"}, "/srv/d/x"),
+    ("${DATA:-/srv/default}", {}, "/srv/default"),
+    ("${DATA:-/srv/default}", {"DATA": ""}, "/srv/default"),
+    ("${DATA-/srv/default}", {"DATA": ""}, ""),
+    ("${DATA:-${OTHER:-/nested}}", {}, "/nested"),
+    ("${DATA:+/set}", {"DATA": "x"}, "/set"),
+    ("${DATA:+/set}", {}, ""),
+    ("/cost$$", {}, "/cost$"),
+    ("$${NOT_A_VAR}", {}, "${NOT_A_VAR}"),
+    ("/n${NUM}", {"NUM": 3}, "/n3"),
+])
+def test_case6_interpolate(text: str, env: dict, expected: str) -> None:
+    assert interpolate(text, env) == expected
+
+
+@pytest.mark.parametrize("text, env, message", [
+    ("${DATA}", {}, "variable 'DATA' is not set and has no default"),
+    ("$DATA", {"DATA": None}, "variable 'DATA' is not set"),
+    ("${DATA:?give the data dir}", {}, "variable 'DATA' is not set: give the data dir"),
+    ("${DATA", {}, "never closed"),
+    ("/a$", {}, "starts no variable"),
+    ("${1X}", {}, "does not start with a variable name"),
+    ("${X%y}", {"X": "1"}, "unknown operator"),
+])
+def test_case6_interpolate_refuses(text: str, env: dict, message: str) -> None:
+    with pytest.raises(VolumeRuleError, match=message):
+        interpolate(text, env)
+
+
+@pytest.mark.parametrize("entry, env, expected_host_path", [
+    ("${CACHE}:/var/cache", {"CACHE": "/srv/cache"}, "/srv/cache"),
+    ("${CACHE:-/srv/default}:/var/cache", {}, "/srv/default"),
+    ("${DATA_DIR:-/data}", {}, "/volumes/r1-a1/web/data"),
+    ({"type": "bind", "source": "${CFG}", "target": "${TARGET:-/etc/cfg}"},
+     {"CFG": "/srv/cfg"}, "/srv/cfg"),
+])
+def test_case6_entries(entry: t.Any, env: dict, expected_host_path: str) -> None:
+    [volume] = place([entry], env=env)
+    assert volume["host_path"] == expected_host_path
+
+
+def test_case6_unset_variable_names_it() -> None:
+    message = place_error(["${CACHE}:/var/cache"])
+    assert ("service 'web', volume entry '${CACHE}:/var/cache': variable 'CACHE' is not set"
+            in message)
+
+
+# --- Long syntax, tmpfs and compose documents. ----------------------------------------------
+
+@pytest.mark.parametrize("entry, message", [
+    ({"type": "npipe", "source": "x", "target": "/x"}, "type 'npipe' is not supported"),
+    ({"source": "/x", "target": "/x"}, "type None is not supported"),
+    ({"type": "bind", "target": "/x"}, "needs 'source'"),
+    ({"type": "bind", "source": "dbdata", "target": "/x"}, "not a host path"),
+    ({"type": "volume", "source": "/srv", "target": "/x"}, "not a volume name"),
+    ({"type": "volume", "source": "dbdata"}, "'target' is missing"),
+    ({"type": "tmpfs", "source": "x", "target": "/x"}, "tmpfs entry has no 'source'"),
+    ({"type": "bind", "source": "/s", "target": "/x", "read_only": "yes"}, "true or false"),
+    ({"type": "bind", "source": "/s", "target": "/x", "bind": {"selinux": "q"}}, "not a label"),
+    ({"type": "bind", "source": "/s", "target": "/x", "colour": "red"}, "unknown key(s) colour"),
+])
+def test_long_syntax_refused(entry: dict, message: str) -> None:
+    with pytest.raises(VolumeRuleError) as info:
+        parse_entry("web", entry, {})
+    assert message in str(info.value)
+
+
+def test_tmpfs_is_reported_never_placed() -> None:
+    volumes = place([{"type": "tmpfs", "target": "/tmp"}])
+    assert picked(volumes[0]) == ("tmpfs", None, "/tmp", None, False, None)
+
+
+WORDPRESS = {
+    "services": {
+        "wordpress": {"image": "wordpress", "volumes": ["/var/www/html"],
+                      "tmpfs": ["/run/php:size=64m"]},
+        "db": {"image": "mariadb", "volumes": ["db_data:/var/lib/mysql"]},
+        "cache": {"image": "redis"},
+    },
+    "volumes": {"db_data": None},
+}
+
+
+def test_parse_compose_document() -> None:
+    volumes = parse_compose(WORDPRESS)
+    assert [(v.service, v.kind, v.source, v.container_path) for v in volumes] == [
+        ("wordpress", "namespaced", None, "/var/www/html"),
+        ("wordpress", "tmpfs", None, "/run/php"),
+        ("db", "named", "db_data", "/var/lib/mysql"),
+    ]
+
+
+@pytest.mark.parametrize("document, message", [
+    ({"services": {"db": {"volumes": ["dbdata:/x"]}}},
+     "named volume 'dbdata' is not declared under the top-level 'volumes:' key"),
+    ({"version": "3"}, "no 'services' mapping"),
+    ([], "must be a mapping"),
+    ({"services": {"My_Web": {"volumes": ["/data"]}}}, "service 'My_Web': service name"),
+    ({"services": {"web": {"volumes": "/data"}}}, "volumes must be a list"),
+    ({"services": {"web": {"tmpfs": 3}}}, "'tmpfs' must be a path or a list"),
+    ({"services": {"web": "nginx"}}, "service 'web': must be a mapping"),
+    ({"services": {"web": {}}, "volumes": ["x"]}, "top-level 'volumes' must map"),
+])
+def test_parse_compose_refused(document: t.Any, message: str) -> None:
+    with pytest.raises(ComposeError) as info:
+        parse_compose(document)
+    assert message in str(info.value)
+
+
+def test_every_error_is_reported_at_once() -> None:
+    with pytest.raises(ComposeError) as info:
+        parse_services({"web": ["/ok", "/../x", "web/:/srv"], "db": ["${MISSING}:/x"]})
+    assert len(info.value.errors) == 3
+    assert [line.split(",")[0] for line in info.value.errors] == [
+        "service 'web'", "service 'web'", "service 'db'"]
+
+
+@pytest.mark.parametrize("apps, settings, message", [
+    ([{"name": "a1", "services": {}}, {"name": "a1", "services": {}}], R1_A1, "listed twice"),
+    ([{"name": "A1", "services": {}}], R1_A1, "app name 'A1'"),
+    ([{"name": "a1"}], R1_A1, "give exactly one of 'compose'"),
+    ([{"name": "a1", "services": {}, "compose": {}}], R1_A1, "give exactly one"),
+    ([{"name": "a1", "services": {"web": ["/d"]}}], dict(target="rack"), "rack name None"),
+    ([{"name": "a1", "services": {}}], dict(target="rack", rack="r1", root="/run/v"),
+     "below /run"),
+    ([{"name": "a1", "services": {}}], dict(target="rack", rack="r1", named_volumes="keep"),
+     "named_volumes 'keep'"),
+])
+def test_describe_apps_refused(apps: list, settings: dict, message: str) -> None:
+    with pytest.raises(ComposeError) as info:
+        describe_apps(apps, **settings)
+    assert message in str(info.value)
+
+
+def test_named_volume_warning_says_how_to_opt_in() -> None:
+    layout = describe_apps([{"name": "a1", "compose": WORDPRESS}], **R1_A1)
+    assert layout.warnings == [
+        "named volumes are left to Docker and not laid out: a1/db: db_data. Set "
+        "named_volumes=namespace to lay them out like single-path volumes"]
+    namespaced = describe_apps([{"name": "a1", "compose": WORDPRESS}],
+                               named_volumes="namespace", **R1_A1)
+    assert namespaced.warnings == []
