@@ -1,0 +1,317 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""convox_efs_mount on this host, which has no NFS client: the local fallback, the fstab line
+(state unmounted and absent), check mode, refusals, and real tmpfs mounts standing in for a
+live mount where the kernel allows it."""
+from __future__ import annotations
+
+import os
+import subprocess
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.convox.volumes.plugins.modules import convox_efs_mount
+
+FSTAB = ("# /etc/fstab: static file system information.\n"
+         "UUID=0a1b / ext4 errors=remount-ro 0 1\n"
+         "fs-0000aaaa.efs.us-east-1.amazonaws.com:/ /volumes nfs4 defaults 0 0  # efs\n"
+         "/dev/xvdb1 /data ext4 defaults,noatime 0 2   # scratch disk\n")
+LINE_OPTIONS = ("nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=2,noresvport,"
+                "_netdev,nofail")
+Run = t.Callable[..., dict[str, t.Any]]
+
+
+@pytest.fixture
+def rack(tmp_path: Path) -> dict[str, Path]:
+    fstab = tmp_path / "fstab"
+    fstab.write_text(FSTAB)
+    return {"fstab": fstab, "path": tmp_path / "volumes"}
+
+
+def args(rack: dict[str, Path], **extra: t.Any) -> dict[str, t.Any]:
+    base = {"path": str(rack["path"]), "fstab": str(rack["fstab"])}
+    base.update(extra)
+    return base
+
+
+def warnings_of(result: dict[str, t.Any]) -> str:
+    """The warnings as one text (ansible-core 2.19 returns them as mappings with a message)."""
+    return " ".join(item if isinstance(item, str) else str(item.get("msg", item))
+                    for item in result.get("warnings", []))
+
+
+def lines_for(fstab: Path, mount_point: Path) -> list[str]:
+    return [line for line in fstab.read_text().splitlines()
+            if not line.lstrip().startswith("#") and f" {mount_point} " in line]
+
+
+# ---------------------------------------------------------------- local fallback
+
+@pytest.mark.parametrize("extra, reason", [
+    ({"file_system_id": ""}, "no file_system_id was given"),
+    ({"file_system_id": "fs-0000aaaa", "supported": False}, "supported is false"),
+])
+def test_local_fallback_creates_a_local_directory_and_warns(
+        run_module: Run, rack: dict[str, Path], extra: dict, reason: str) -> None:
+    first = run_module(convox_efs_mount, args(rack, **extra), diff=True)
+
+    assert first["changed"] is True and first["local"] is True
+    assert rack["path"].is_dir() and oct(rack["path"].stat().st_mode & 0o777) == "0o755"
+    assert rack["path"].stat().st_uid == os.getuid()
+    assert rack["fstab"].read_text() == FSTAB
+    assert first["fstab_line"] is None and first["mounted"] is False
+    warning = warnings_of(first)
+    assert reason in warning
+    assert "instance-local" in warning and "do not persist across instance replacement" in warning
+    assert "not shared" in warning
+    assert first["diff"]["after"]["state"] == "directory"
+
+    second = run_module(convox_efs_mount, args(rack, **extra))
+    assert second["changed"] is False and "instance-local" in warnings_of(second)
+
+
+def test_local_fallback_keeps_an_existing_directory_and_its_content(
+        run_module: Run, rack: dict[str, Path]) -> None:
+    rack["path"].mkdir(mode=0o700)
+    (rack["path"] / "keep").write_text("data")
+    result = run_module(convox_efs_mount, args(rack))
+    assert result["changed"] is False
+    assert (rack["path"] / "keep").read_text() == "data"
+    assert oct(rack["path"].stat().st_mode & 0o777) == "0o700"
+
+
+def test_local_fallback_in_check_mode_creates_nothing(run_module: Run,
+                                                     rack: dict[str, Path]) -> None:
+    result = run_module(convox_efs_mount, args(rack), check_mode=True)
+    assert result["changed"] is True and not rack["path"].exists()
+
+
+def test_local_fallback_warns_about_a_leftover_fstab_line(run_module: Run,
+                                                          rack: dict[str, Path]) -> None:
+    rack["fstab"].write_text(f"10.0.1.25:/ {rack['path']} nfs4 defaults 0 0\n")
+    result = run_module(convox_efs_mount, args(rack))
+    assert "still has a line" in warnings_of(result)
+    assert rack["fstab"].read_text() == f"10.0.1.25:/ {rack['path']} nfs4 defaults 0 0\n"
+
+
+def test_local_fallback_refuses_a_file_in_place_of_the_directory(
+        run_module: Run, rack: dict[str, Path]) -> None:
+    rack["path"].write_text("not a directory")
+    result = run_module(convox_efs_mount, args(rack))
+    assert result["failed"] and "is not a directory" in result["msg"]
+
+
+# ---------------------------------------------------------------- the fstab line
+
+def test_unmounted_writes_exactly_one_line_and_keeps_the_rest(run_module: Run,
+                                                              rack: dict[str, Path]) -> None:
+    original = FSTAB.replace("/volumes", str(rack["path"]))
+    rack["fstab"].write_text(original)
+    wanted = f"10.0.1.25:/ {rack['path']} nfs4 {LINE_OPTIONS} 0 0"
+
+    first = run_module(convox_efs_mount, args(rack, state="unmounted", source="10.0.1.25:/"),
+                       diff=True)
+
+    assert first["changed"] is True and first["fstab_line"] == wanted
+    assert lines_for(rack["fstab"], rack["path"]) == [wanted]
+    assert rack["fstab"].read_text() == original.replace(
+        f"fs-0000aaaa.efs.us-east-1.amazonaws.com:/ {rack['path']} nfs4 defaults 0 0  # efs",
+        wanted)
+    assert first["diff"][0]["before"] == original
+    assert first["diff"][0]["after"] == rack["fstab"].read_text()
+    assert first["actions"] == [f"update {rack['fstab']}"]
+
+    second = run_module(convox_efs_mount, args(rack, state="unmounted", source="10.0.1.25:/"))
+    assert second["changed"] is False and second["actions"] == []
+
+
+def test_unmounted_with_mount_targets_from_another_az(run_module: Run,
+                                                     rack: dict[str, Path]) -> None:
+    # The instance's AZ has no usable target, so no DNS name is looked up at all.
+    targets = [{"availability_zone_name": "us-east-1a", "ip_address": "10.0.1.25",
+                "life_cycle_state": "available", "mount_target_id": "fsmt-1"}]
+    result = run_module(convox_efs_mount, args(
+        rack, state="unmounted", file_system_id="fs-0000aaaa", region="us-east-1",
+        availability_zone="us-east-1b", mount_targets=targets, allow_cross_az=True))
+    assert result["source"] == "10.0.1.25:/"
+    assert lines_for(rack["fstab"], rack["path"]) == [
+        f"10.0.1.25:/ {rack['path']} nfs4 {LINE_OPTIONS} 0 0"]
+
+
+def test_tls_line_uses_the_efs_type(run_module: Run, rack: dict[str, Path]) -> None:
+    result = run_module(convox_efs_mount, args(
+        rack, state="unmounted", file_system_id="fs-0000aaaa", tls=True, iam=True))
+    assert lines_for(rack["fstab"], rack["path"]) == [
+        f"fs-0000aaaa:/ {rack['path']} efs tls,iam,_netdev,nofail 0 0"]
+    assert result["changed"] is True
+
+
+def test_absent_removes_the_line_and_never_the_directory(run_module: Run,
+                                                          rack: dict[str, Path]) -> None:
+    rack["path"].mkdir()
+    (rack["path"] / "app").mkdir()
+    (rack["path"] / "app" / "file").write_text("data")
+    original = FSTAB.replace("/volumes", str(rack["path"]))
+    rack["fstab"].write_text(original)
+
+    first = run_module(convox_efs_mount, args(rack, state="absent"), diff=True)
+
+    assert first["changed"] is True
+    assert rack["fstab"].read_text() == "".join(
+        line for line in original.splitlines(keepends=True) if "# efs" not in line)
+    assert (rack["path"] / "app" / "file").read_text() == "data"
+    second = run_module(convox_efs_mount, args(rack, state="absent"))
+    assert second["changed"] is False
+
+
+def test_fstab_is_created_when_missing(run_module: Run, rack: dict[str, Path]) -> None:
+    rack["fstab"].unlink()
+    run_module(convox_efs_mount, args(rack, state="unmounted", source="10.0.1.25:/"))
+    assert oct(rack["fstab"].stat().st_mode & 0o777) == "0o644"
+    assert len(rack["fstab"].read_text().splitlines()) == 1
+
+
+# ---------------------------------------------------------------- check mode
+
+@pytest.mark.parametrize("state", ["mounted", "unmounted"])
+def test_check_mode_reports_and_changes_nothing(run_module: Run, rack: dict[str, Path],
+                                                state: str) -> None:
+    result = run_module(convox_efs_mount, args(rack, state=state, source="10.0.1.25:/"),
+                        check_mode=True, diff=True)
+    assert result["changed"] is True
+    assert rack["fstab"].read_text() == FSTAB and not rack["path"].exists()
+    fstab_diff, mount_diff = result["diff"]
+    assert f"10.0.1.25:/ {rack['path']} nfs4 {LINE_OPTIONS} 0 0" in fstab_diff["after"]
+    assert mount_diff["before"] == ""
+    if state == "mounted":
+        assert result["actions"][0] == "mount 10.0.1.25:/"
+        assert mount_diff["after"].startswith("10.0.1.25:/ nfs4 nfsvers=4.1,")
+        assert "_netdev" not in mount_diff["after"]
+    else:
+        assert mount_diff["after"] == ""
+
+
+# ---------------------------------------------------------------- data is never hidden
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_non_empty_unmounted_path_is_refused(run_module: Run, rack: dict[str, Path],
+                                              check_mode: bool) -> None:
+    rack["path"].mkdir()
+    for name in ("r1-a1", "r1-a2", ".hidden"):
+        (rack["path"] / name).mkdir()
+    result = run_module(convox_efs_mount, args(rack, source="10.0.1.25:/"),
+                        check_mode=check_mode)
+    assert result["failed"] is True
+    assert f"{rack['path']} is not mounted and holds 3 entries" in result["msg"]
+    assert "migrate_local=true" in result["msg"]
+    assert rack["fstab"].read_text() == FSTAB
+    assert sorted(os.listdir(rack["path"])) == [".hidden", "r1-a1", "r1-a2"]
+
+
+def test_migrate_local_in_check_mode_says_what_it_would_copy(run_module: Run,
+                                                             rack: dict[str, Path]) -> None:
+    rack["path"].mkdir()
+    (rack["path"] / "r1-a1").mkdir()
+    result = run_module(convox_efs_mount, args(rack, source="10.0.1.25:/", migrate_local=True),
+                        check_mode=True)
+    assert "migrate 1 local entries into 10.0.1.25:/" in result["actions"]
+    assert os.listdir(rack["path"]) == ["r1-a1"]
+
+
+# ---------------------------------------------------------------- refusals before anything
+
+TARGETS_CREATING_IN_B = [
+    {"availability_zone_name": "us-east-1a", "ip_address": "10.0.1.25",
+     "life_cycle_state": "available", "mount_target_id": "fsmt-1"},
+    {"availability_zone_name": "us-east-1b", "ip_address": None,
+     "life_cycle_state": "creating", "mount_target_id": "fsmt-2"},
+]
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"file_system_id": "fs-0000aaaa", "availability_zone": "us-east-1b",
+      "mount_targets": TARGETS_CREATING_IN_B},
+     "no available target in us-east-1b; available: us-east-1a"),
+    ({"file_system_id": "fs-0000aaaa", "availability_zone": "us-east-1b", "mount_targets": []},
+     "file system fs-0000aaaa has no mount targets"),
+    ({"file_system_id": "fs-0000aaaa", "mount_targets": {"us-east-1a": "10.0.1.25"}},
+     "availability zone is unknown"),
+    ({"file_system_id": "0000aaaa"}, "'0000aaaa' is not an EFS file system ID"),
+    ({"source": "10.0.1.25"}, "source '10.0.1.25' is not 'host:/path'"),
+    ({"source": "10.0.1.25:/", "options": {"timeo": None}}, "options.timeo is None"),
+    ({"source": "10.0.1.25:/", "iam": True}, "iam and accesspoint need tls=true"),
+    ({"tls": True, "file_system_id": ""}, "tls=true needs file_system_id"),
+    ({"source": "10.0.1.25:/", "mount_retries": 0}, "mount_retries must be at least 1"),
+    ({"source": "10.0.1.25:/", "timeout": 0}, "timeout must be a positive number"),
+    ({"state": "unmounted"}, "state=unmounted writes an fstab line"),
+    ({"source": "10.0.1.25:/", "path": "/srv/../volumes"}, "'..' component"),
+])
+def test_bad_input_fails_and_changes_nothing(run_module: Run, rack: dict[str, Path],
+                                             extra: dict, message: str) -> None:
+    result = run_module(convox_efs_mount, args(rack, **extra))
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert rack["fstab"].read_text() == FSTAB and not rack["path"].exists()
+
+
+def test_cross_az_when_allowed(run_module: Run, rack: dict[str, Path]) -> None:
+    result = run_module(convox_efs_mount, args(
+        rack, file_system_id="fs-0000aaaa", availability_zone="us-east-1b",
+        mount_targets=TARGETS_CREATING_IN_B, allow_cross_az=True), check_mode=True)
+    assert result["source"] == "10.0.1.25:/"
+    assert "allow_cross_az" in result["source_reason"]
+
+
+# ---------------------------------------------------------------- real (non-NFS) mounts
+
+def _mount_tmpfs(path: Path) -> None:
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "convox-test", str(path)],
+                   check=True, capture_output=True)
+
+
+@pytest.fixture
+def tmpfs_mounts(rack: dict[str, Path]) -> t.Iterator[t.Callable[[int], None]]:
+    """mount(n): stack n tmpfs mounts on the rack's path; they are unmounted afterwards."""
+    mounted: list[Path] = []
+
+    def mount(count: int) -> None:
+        rack["path"].mkdir(exist_ok=True)
+        for _ in range(count):
+            try:
+                _mount_tmpfs(rack["path"])
+            except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+                pytest.skip(f"cannot mount tmpfs here: {exc}")
+            mounted.append(rack["path"])
+
+    yield mount
+    for path in reversed(mounted):
+        subprocess.run(["umount", str(path)], check=False)
+
+
+def test_stacked_mounts_are_an_error(run_module: Run, rack: dict[str, Path],
+                                     tmpfs_mounts: t.Callable[[int], None]) -> None:
+    tmpfs_mounts(2)
+    result = run_module(convox_efs_mount, args(rack, source="10.0.1.25:/"))
+    assert result["failed"] is True
+    assert f"2 file systems are stacked on {rack['path']}" in result["msg"]
+    assert rack["fstab"].read_text() == FSTAB
+
+
+@pytest.mark.parametrize("state", ["mounted", "absent"])
+def test_a_mount_that_is_not_nfs_is_left_alone(run_module: Run, rack: dict[str, Path],
+                                               tmpfs_mounts: t.Callable[[int], None],
+                                               state: str) -> None:
+    tmpfs_mounts(1)
+    result = run_module(convox_efs_mount, args(rack, source="10.0.1.25:/", state=state))
+    assert result["failed"] is True and "which is not NFS" in result["msg"]
+    assert rack["fstab"].read_text() == FSTAB
+    assert any(f" {rack['path']} " in line for line in Path("/proc/self/mountinfo").read_text()
+               .splitlines())
+
+
+def test_local_fallback_keeps_a_local_disk_mounted_there(
+        run_module: Run, rack: dict[str, Path], tmpfs_mounts: t.Callable[[int], None]) -> None:
+    tmpfs_mounts(1)
+    result = run_module(convox_efs_mount, args(rack))
+    assert result["changed"] is False and result["local"] is True
