@@ -254,6 +254,9 @@ def _missing_below(path: str, existing: set[str]) -> list[str]:
             missing.append(current)
             current = os.path.dirname(current)
             continue
+        except NotADirectoryError:  # a file further up: found and refused on the way up
+            current = os.path.dirname(current)
+            continue
         if not stat.S_ISDIR(mode):
             raise VolumeRuleError(f"{current!r} exists and is not a directory: move it away "
                                   f"or choose another path")

@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The volume_path and compose_volumes filters: the module's rules, no disk."""
+from __future__ import annotations
+
+import typing as t
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.convox.volumes.plugins.filter.volumes import (
+    FilterModule,
+    compose_volumes,
+    volume_path,
+)
+
+
+@pytest.mark.parametrize("entry, kwargs, expected", [
+    ("/my/shared/data", dict(rack="myrack", app="myapp", service="web"),
+     "/volumes/myrack-myapp/web/my/shared/data"),
+    ("/data/", dict(rack="r1", app="a1", service="web", root="/mnt/efs"),
+     "/mnt/efs/r1-a1/web/data"),
+    ("/data", dict(app="a1", service="web", target="local", home="/tmp/h"),
+     "/tmp/h/.convox/volumes/a1/web/data"),
+    ("/tmp/cache:/var/cache", dict(rack="r1", app="a1", service="web"), "/tmp/cache"),
+    ("/srv/cfg:/etc/cfg:ro", dict(rack="r1", app="a1", service="web"), "/srv/cfg"),
+    ("pgdata:/data", dict(rack="r1", app="a1", service="db"), None),
+    ("pgdata:/data", dict(rack="r1", app="a1", service="db", named_volumes="namespace"),
+     "/volumes/r1-a1/db/data"),
+    ("./pgdata:/data", dict(app="a1", service="db", target="local", project_dir="/srv/a1",
+                            root="/v"), "/srv/a1/pgdata"),
+    ("${DIR:-/srv/d}:/d", dict(rack="r1", app="a1", service="web"), "/srv/d"),
+    ("${DIR}:/d", dict(rack="r1", app="a1", service="web", env={"DIR": "/x"}), "/x"),
+    ({"type": "tmpfs", "target": "/tmp"}, dict(rack="r1", app="a1", service="web"), None),
+])
+def test_volume_path(entry: t.Any, kwargs: dict, expected: str | None) -> None:
+    assert volume_path(entry, **kwargs) == expected
+
+
+@pytest.mark.parametrize("entry, kwargs, message", [
+    ("/../etc", dict(rack="r1", app="a1", service="web"), "'..' component"),
+    ("/data", dict(app="a1", service="web"), "rack name None"),
+    ("./x:/x", dict(rack="r1", app="a1", service="web"), "no meaning on a rack"),
+    ("/data", dict(rack="r1", app="a1", service="Web"), "service name 'Web'"),
+])
+def test_volume_path_refuses(entry: str, kwargs: dict, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match="volume_path: ") as info:
+        volume_path(entry, **kwargs)
+    assert message in str(info.value)
+
+
+def test_compose_volumes() -> None:
+    compose = {"services": {"web": {"volumes": ["/var/www/html", "/srv/cfg:/etc/cfg:ro"]},
+                            "db": {"volumes": ["dbdata:/var/lib/mysql"]}},
+               "volumes": {"dbdata": None}}
+    assert compose_volumes(compose, rack="r1", app="blog") == [
+        {"app": "blog", "service": "web", "source": None, "container_path": "/var/www/html",
+         "host_path": "/volumes/r1-blog/web/var/www/html", "kind": "namespaced",
+         "read_only": False, "selinux": None, "created": False},
+        {"app": "blog", "service": "web", "source": "/srv/cfg", "container_path": "/etc/cfg",
+         "host_path": "/srv/cfg", "kind": "host", "read_only": True, "selinux": None,
+         "created": False},
+        {"app": "blog", "service": "db", "source": "dbdata", "container_path": "/var/lib/mysql",
+         "host_path": None, "kind": "named", "read_only": False, "selinux": None,
+         "created": False},
+    ]
+
+
+def test_compose_volumes_refuses_undeclared_named_volume() -> None:
+    with pytest.raises(AnsibleFilterError, match="named volume 'dbdata' is not declared"):
+        compose_volumes({"services": {"db": {"volumes": ["dbdata:/x"]}}}, rack="r1", app="a1")
+
+
+def test_filters_are_registered() -> None:
+    assert set(FilterModule().filters()) == {"volume_path", "compose_volumes"}

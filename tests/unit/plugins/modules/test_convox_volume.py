@@ -1,0 +1,274 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""convox_volume run in-process on real temporary directories."""
+from __future__ import annotations
+
+import os
+import pwd
+import stat
+import typing as t
+import uuid
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.convox.volumes.plugins.modules import convox_volume
+
+RunModule = t.Callable[..., dict[str, t.Any]]
+
+
+def tree(root: Path) -> list[str]:
+    """Every path below `root`, relative, sorted."""
+    return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
+
+
+def args(root: Path, **extra: t.Any) -> dict[str, t.Any]:
+    base = {"rack": "r1", "app": "a1", "root": str(root),
+            "services": {"web": ["/data"], "db": ["/var/lib/postgresql/data"]}}
+    base.update(extra)
+    return base
+
+
+def test_changed_then_not_changed(run_module: RunModule, tmp_path: Path) -> None:
+    root = tmp_path / "volumes"
+    first = run_module(convox_volume, args(root))
+    assert first["changed"] is True
+    assert tree(root) == ["r1-a1", "r1-a1/db", "r1-a1/db/var", "r1-a1/db/var/lib",
+                          "r1-a1/db/var/lib/postgresql", "r1-a1/db/var/lib/postgresql/data",
+                          "r1-a1/web", "r1-a1/web/data"]
+    assert first["directories"][0] == str(root)
+    assert [v["created"] for v in first["volumes"]] == [True, True]
+    assert stat.S_IMODE((root / "r1-a1/web/data").stat().st_mode) == 0o755
+
+    second = run_module(convox_volume, args(root))
+    assert second["changed"] is False
+    assert second["directories"] == []
+    assert [v["created"] for v in second["volumes"]] == [False, False]
+    assert [v["host_path"] for v in second["volumes"]] == [
+        f"{root}/r1-a1/web/data", f"{root}/r1-a1/db/var/lib/postgresql/data"]
+
+
+def test_check_mode_creates_nothing(run_module: RunModule, tmp_path: Path) -> None:
+    root = tmp_path / "volumes"
+    result = run_module(convox_volume, args(root), check_mode=True)
+    assert result["changed"] is True
+    assert f"{root}/r1-a1/web/data" in result["directories"]
+    assert [v["created"] for v in result["volumes"]] == [True, True]
+    assert not root.exists()
+
+
+def test_diff_lists_directories(run_module: RunModule, tmp_path: Path) -> None:
+    root = tmp_path / "volumes"
+    (root / "r1-a1/web").mkdir(parents=True)
+    result = run_module(convox_volume, args(root, services={"web": ["/data", "/logs"]}),
+                        diff=True)
+    assert result["diff"]["before"] == ""
+    assert result["diff"]["after"] == f"{root}/r1-a1/web/data\n{root}/r1-a1/web/logs\n"
+    again = run_module(convox_volume, args(root, services={"web": ["/data", "/logs"]}),
+                       diff=True)
+    assert "diff" not in again
+
+
+@pytest.mark.parametrize("bad_entry, message", [
+    ("/../../etc", "'..' component"),
+    ("web/:/srv", "neither a host path"),
+    ("${UNSET}:/x", "variable 'UNSET' is not set"),
+    ("./rel:/x", "no meaning on a rack instance"),
+    ("/data:ro", "container path 'ro' is relative"),
+])
+def test_one_bad_entry_creates_nothing(run_module: RunModule, tmp_path: Path, bad_entry: str,
+                                       message: str) -> None:
+    root = tmp_path / "volumes"
+    services = {"web": ["/data", bad_entry], "db": ["/var/lib/mysql"]}
+    result = run_module(convox_volume, args(root, services=services))
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert f"service 'web', volume entry '{bad_entry}'" in result["msg"]
+    assert result["msg"].startswith("nothing was created")
+    assert not root.exists()
+
+
+def test_case1_no_directory_named_after_a_mode(run_module: RunModule, tmp_path: Path) -> None:
+    root, srv = tmp_path / "volumes", tmp_path / "srv"
+    services = {"web": [f"{srv}/cfg:/etc/cfg:ro", f"{srv}/up:/up:rw,z",
+                        {"type": "bind", "source": f"{srv}/long", "target": "/long",
+                         "read_only": True}]}
+    result = run_module(convox_volume, args(root, services=services, create_host_paths=True))
+    assert result["changed"] is True
+    assert tree(srv) == ["cfg", "long", "up"]
+    assert not root.exists()  # host paths only: nothing under the volumes root
+    names = {name for _, dirs, _ in os.walk(tmp_path) for name in dirs}
+    assert not names & {"ro", "rw", "z", "rw,z"}
+    assert [(v["read_only"], v["selinux"]) for v in result["volumes"]] == [
+        (True, None), (False, "z"), (True, None)]
+
+
+def test_case2_host_path_is_not_created_under_root(run_module: RunModule,
+                                                   tmp_path: Path) -> None:
+    root, cache = tmp_path / "volumes", tmp_path / "cache"
+    result = run_module(convox_volume, args(root, services={"web": ["/data",
+                                                                    f"{cache}:/var/cache"]}))
+    assert tree(root) == ["r1-a1", "r1-a1/web", "r1-a1/web/data"]
+    assert not cache.exists()
+    assert result["volumes"][1]["host_path"] == str(cache)
+    assert result["not_created"] == [{"host_path": str(cache), "reason": (
+        "a host path, created only with create_host_paths=true")}]
+
+
+def test_host_paths_never_created_in_kernel_file_systems(run_module: RunModule,
+                                                         tmp_path: Path) -> None:
+    name = f"convox-test-{uuid.uuid4().hex[:8]}"
+    forbidden = [f"/run/{name}", f"/var/run/{name}", f"/dev/{name}", f"/sys/{name}",
+                 f"/proc/{name}", f"{tmp_path}/agent/{name}.sock"]
+    services = {"web": [f"{path}:/mnt/{index}" for index, path in enumerate(forbidden)]}
+    result = run_module(convox_volume, args(tmp_path / "v", services=services,
+                                            create_host_paths=True))
+    assert result["changed"] is False
+    assert not any(os.path.lexists(path) for path in forbidden)
+    assert not (tmp_path / "agent").exists()
+    assert [item["reason"] for item in result["not_created"]] == [
+        "below /run, where nothing is ever created",
+        "below /var/run, where nothing is ever created",
+        "below /dev, where nothing is ever created",
+        "below /sys, where nothing is ever created",
+        "below /proc, where nothing is ever created",
+        "named like a socket, which its service creates"]
+
+
+def test_symlink_into_kernel_file_system_is_refused(run_module: RunModule,
+                                                    tmp_path: Path) -> None:
+    (tmp_path / "shm").symlink_to("/dev/shm")
+    name = f"convox-test-{uuid.uuid4().hex[:8]}"
+    result = run_module(convox_volume, args(tmp_path / "v", create_host_paths=True, services={
+        "web": ["/data", f"{tmp_path}/shm/{name}:/x"]}))
+    assert result["failed"] is True
+    assert f"resolves to '/dev/shm/{name}', below /dev" in result["msg"]
+    assert not os.path.lexists(f"/dev/shm/{name}")
+    assert not (tmp_path / "v").exists()
+
+
+def test_existing_directories_are_left_as_they_are(run_module: RunModule,
+                                                   tmp_path: Path) -> None:
+    root = tmp_path / "volumes"
+    (root / "r1-a1/web/data").mkdir(parents=True)
+    (root / "r1-a1/web/data/keep").write_text("precious")
+    os.chmod(root / "r1-a1", 0o700)
+    result = run_module(convox_volume, args(root, dir_mode="0750"))
+    assert result["directories"] == [f"{root}/r1-a1/db", f"{root}/r1-a1/db/var",
+                                     f"{root}/r1-a1/db/var/lib",
+                                     f"{root}/r1-a1/db/var/lib/postgresql",
+                                     f"{root}/r1-a1/db/var/lib/postgresql/data"]
+    assert stat.S_IMODE((root / "r1-a1").stat().st_mode) == 0o700
+    assert stat.S_IMODE((root / "r1-a1/db").stat().st_mode) == 0o750
+    assert (root / "r1-a1/web/data/keep").read_text() == "precious"
+
+
+def test_file_in_the_way_fails_before_creating(run_module: RunModule, tmp_path: Path) -> None:
+    root = tmp_path / "volumes"
+    (root / "r1-a1").mkdir(parents=True)
+    (root / "r1-a1/web").write_text("not a directory")
+    result = run_module(convox_volume, args(root))
+    assert result["failed"] is True
+    assert f"'{root}/r1-a1/web' exists and is not a directory" in result["msg"]
+    assert tree(root) == ["r1-a1", "r1-a1/web"]
+
+
+@pytest.mark.parametrize("dir_mode, expected", [
+    ("0750", 0o750), ("750", 0o750), ("2775", 0o2775), (0o700, 0o700),
+])
+def test_dir_mode(run_module: RunModule, tmp_path: Path, dir_mode: t.Any,
+                  expected: int) -> None:
+    run_module(convox_volume, args(tmp_path, services={"web": ["/d"]}, dir_mode=dir_mode))
+    assert stat.S_IMODE((tmp_path / "r1-a1/web/d").stat().st_mode) == expected
+
+
+@pytest.mark.parametrize("extra, message", [
+    (dict(dir_mode="u=rwx"), "dir_mode 'u=rwx' is not an octal mode"),
+    (dict(owner="no-such-user-xyz"), "owner 'no-such-user-xyz' is not a user"),
+    (dict(group="no-such-group-xyz"), "group 'no-such-group-xyz' is not a group"),
+    (dict(rack=None), "rack name None"),
+    (dict(app="My_App"), "app name 'My_App'"),
+])
+def test_bad_options_create_nothing(run_module: RunModule, tmp_path: Path, extra: dict,
+                                    message: str) -> None:
+    result = run_module(convox_volume, args(tmp_path / "v", **extra))
+    assert result["failed"] is True
+    assert message in result["msg"]
+    assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_owner_and_group_apply_to_created_directories(run_module: RunModule,
+                                                      tmp_path: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    root = tmp_path / "volumes"
+    root.mkdir()
+    run_module(convox_volume, args(root, owner="nobody", group=str(nobody.pw_gid)))
+    created = root / "r1-a1/web/data"
+    assert (created.stat().st_uid, created.stat().st_gid) == (nobody.pw_uid, nobody.pw_gid)
+    assert root.stat().st_uid == 0  # existed before: untouched
+
+
+def test_named_volumes(run_module: RunModule, tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # Once controller code is imported in this process (the filter tests import
+    # ansible.errors), module warnings go to the controller's display instead of the result.
+    monkeypatch.setattr("ansible.module_utils._internal.is_controller", False)
+    compose = {"services": {"db": {"volumes": ["dbdata:/var/lib/mysql"]}},
+               "volumes": {"dbdata": {}}}
+    skipped = run_module(convox_volume, {"rack": "r1", "app": "a1", "root": str(tmp_path),
+                                         "compose": compose})
+    assert skipped["changed"] is False
+    assert "Set named_volumes=namespace to lay them out" in str(skipped["warnings"])
+    assert skipped["volumes"][0]["host_path"] is None
+    laid_out = run_module(convox_volume, {"rack": "r1", "app": "a1", "root": str(tmp_path),
+                                          "compose": compose, "named_volumes": "namespace"})
+    assert laid_out["volumes"][0]["host_path"] == f"{tmp_path}/r1-a1/db/var/lib/mysql"
+    assert (tmp_path / "r1-a1/db/var/lib/mysql").is_dir()
+
+
+def test_local_target_with_relative_paths(run_module: RunModule, tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    result = run_module(convox_volume, {
+        "target": "local", "app": "a1", "root": str(tmp_path / "local"),
+        "project_dir": str(project), "create_host_paths": True,
+        "services": {"db": ["./pgdata:/var/lib/postgresql/data", "/cache"]}})
+    assert (project / "pgdata").is_dir()
+    assert (tmp_path / "local/a1/db/cache").is_dir()
+    assert [v["host_path"] for v in result["volumes"]] == [
+        str(project / "pgdata"), f"{tmp_path}/local/a1/db/cache"]
+
+
+def test_local_target_defaults_to_the_users_home(run_module: RunModule) -> None:
+    home = pwd.getpwuid(os.geteuid()).pw_dir
+    result = run_module(convox_volume, {"target": "local", "app": f"a-{uuid.uuid4().hex[:8]}",
+                                        "services": {"web": ["/data"]}}, check_mode=True)
+    assert result["root"] == f"{home}/.convox/volumes"
+    assert result["volumes"][0]["host_path"].startswith(f"{home}/.convox/volumes/a-")
+    assert not os.path.exists(result["volumes"][0]["host_path"])
+
+
+def test_many_apps_in_one_task(run_module: RunModule, tmp_path: Path) -> None:
+    apps = [{"name": f"app{n}", "services": {"web": ["/data"], "worker": ["/data"]}}
+            for n in range(20)]
+    result = run_module(convox_volume, {"rack": "r1", "root": str(tmp_path), "apps": apps})
+    assert len(result["volumes"]) == 40
+    assert all((tmp_path / f"r1-app{n}/{s}/data").is_dir()
+               for n in range(20) for s in ("web", "worker"))
+    assert run_module(convox_volume, {"rack": "r1", "root": str(tmp_path),
+                                      "apps": apps})["changed"] is False
+
+
+def test_compose_volumes_filter_gives_the_modules_list(run_module: RunModule,
+                                                       tmp_path: Path) -> None:
+    from ansible_collections.convox.volumes.plugins.filter.volumes import compose_volumes
+
+    compose = {"services": {
+        "web": {"volumes": ["/var/www/html", "/srv/cfg:/etc/cfg:ro,z",
+                            {"type": "tmpfs", "target": "/tmp"}]},
+        "db": {"volumes": [{"type": "volume", "source": "dbdata", "target": "/var/lib/x"}]}},
+        "volumes": {"dbdata": None}}
+    result = run_module(convox_volume, {"rack": "r1", "app": "a1", "root": str(tmp_path),
+                                        "compose": compose}, check_mode=True)
+    expected = [dict(volume, created=False) for volume in result["volumes"]]
+    assert compose_volumes(compose, rack="r1", app="a1", root=str(tmp_path)) == expected
