@@ -115,7 +115,7 @@ def _option_pairs(options: t.Iterable[str]) -> dict[str, str]:
     """Comparable form: kernel name -> value, for the options the kernel shows."""
     pairs: dict[str, str] = {}
     for option in options:
-        name, _, value = option.partition("=")
+        name, value = option.partition("=")[::2]
         if name in _VALUE_OPTIONS and value:
             pairs[_VALUE_OPTIONS[name]] = value
         elif name in _FLAG_GROUPS:
@@ -173,8 +173,8 @@ def same_source(wanted: str, live: str, tls: bool = False) -> bool:
     A TLS mount of amazon-efs-utils goes through a local stunnel, so the kernel shows
     127.0.0.1:<path> whatever the file system: only the path can be compared then.
     """
-    wanted_host, _, wanted_path = wanted.partition(":")
-    live_host, _, live_path = live.partition(":")
+    wanted_host, wanted_path = wanted.partition(":")[::2]
+    live_host, live_path = live.partition(":")[::2]
     wanted_path = normalise_mount_point(wanted_path or "/")
     live_path = normalise_mount_point(live_path or "/")
     if tls:

@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: contributors to the convox.volumes collection
 from __future__ import annotations
 
@@ -41,12 +42,15 @@ options:
     default: Rack
 attributes:
   check_mode:
+    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Only reads from AWS, so check mode runs it as usual.
   diff_mode:
+    description: Whether the task can show what it changes with C(--diff).
     support: none
     details: Changes nothing.
   idempotent:
+    description: Whether a second run with the same input changes nothing.
     support: full
     details: Only reads.
 author:

@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: contributors to the convox.volumes collection
 from __future__ import annotations
 
@@ -158,12 +159,15 @@ options:
     default: 3600
 attributes:
   check_mode:
+    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Reports the fstab line, the mount or remount and any migration it would do.
   diff_mode:
+    description: Whether the task can show what it changes with C(--diff).
     support: full
     details: Shows fstab before and after, and the mount at O(path) before and after.
   idempotent:
+    description: Whether a second run with the same input changes nothing.
     support: full
     details: Compares with fstab and with the live mount table; a second run changes nothing.
 notes:
@@ -271,7 +275,6 @@ migrated:
 
 import os
 import socket
-import subprocess
 import tempfile
 import time
 import typing as t
@@ -330,20 +333,14 @@ def check_alive(path: str, source: str, timeout: float, when: str) -> None:
         raise TaskError(f"{when}: the mount at {path} (from {source}) fails: {exc}")
 
 
-def run_bounded(argv: list[str], timeout: float) -> tuple[int, str]:
-    """Run a command; stop it after `timeout` seconds. Returns (rc, output)."""
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env=dict(os.environ, LC_ALL="C"))
-    try:
-        output, _unused = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        try:
-            process.communicate(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass  # stuck in the kernel; it is not waited for
-        return -1, f"{' '.join(argv)} did not finish within {timeout:g} s and was stopped"
-    return process.returncode, output.decode("utf-8", "replace").strip()
+def run_bounded(module: AnsibleModule, argv: list[str], timeout: float) -> tuple[int, str]:
+    """Run a command under coreutils' timeout, which stops it (TERM, then KILL 5 s later)
+    after `timeout` seconds. Returns (rc, output)."""
+    rc, out, err = module.run_command(["timeout", "-k", "5", f"{timeout:g}"] + argv,
+                                      environ_update={"LC_ALL": "C"})
+    if rc in (124, 137):
+        return rc, f"{' '.join(argv)} did not finish within {timeout:g} s and was stopped"
+    return rc, "\n".join(part.strip() for part in (out, err) if part.strip())
 
 
 # ---------------------------------------------------------------- validation
@@ -507,7 +504,7 @@ def write_fstab(module: AnsibleModule, fstab: str, text: str) -> None:
 
 def unmount(module: AnsibleModule, path: str, source: str) -> None:
     check_alive(path, source, module.params["timeout"], "before unmounting")
-    rc, output = run_bounded(["umount", path], module.params["mount_timeout"])
+    rc, output = run_bounded(module, ["umount", path], module.params["mount_timeout"])
     if rc != 0:
         raise TaskError(f"unmounting {path} failed ({output}); fstab was left as it was. If the "
                         f"mount is busy, stop what uses it (fuser -vm {path}) and run again.")
@@ -523,7 +520,7 @@ def mount(module: AnsibleModule, path: str, source: str, options: list[str]) -> 
     argv += [source, path]
     failures = []
     for attempt in range(1, params["mount_retries"] + 1):
-        rc, output = run_bounded(argv, params["mount_timeout"])
+        rc, output = run_bounded(module, argv, params["mount_timeout"])
         if rc == 0:
             module.log(f"mounted {source} at {path} (attempt {attempt})")
             return

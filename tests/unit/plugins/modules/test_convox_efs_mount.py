@@ -315,3 +315,32 @@ def test_local_fallback_keeps_a_local_disk_mounted_there(
     tmpfs_mounts(1)
     result = run_module(convox_efs_mount, args(rack))
     assert result["changed"] is False and result["local"] is True
+
+
+# ---------------------------------------------------------------- a mount that fails
+
+def test_a_failed_mount_is_retried_then_reported_and_fstab_is_kept(
+        run_module: Run, rack: dict[str, Path]) -> None:
+    # This kernel has no NFS client, so every attempt fails; 127.0.0.1 keeps any traffic local.
+    result = run_module(convox_efs_mount, args(rack, source="127.0.0.1:/", mount_retries=2,
+                                               mount_retry_delay=0, mount_timeout=20))
+    assert result["failed"] is True
+    assert f"mounting 127.0.0.1:/ at {rack['path']} failed 2 time(s)" in result["msg"]
+    assert "attempt 1:" in result["msg"] and "attempt 2:" in result["msg"]
+    assert rack["fstab"].read_text() == FSTAB
+    assert rack["path"].is_dir() and os.listdir(rack["path"]) == []
+
+
+def test_a_failed_mount_puts_local_data_back_before_migrating(
+        run_module: Run, rack: dict[str, Path]) -> None:
+    rack["path"].mkdir(mode=0o750)
+    (rack["path"] / "r1-a1").mkdir()
+    (rack["path"] / "r1-a1" / "file").write_text("local")
+    result = run_module(convox_efs_mount, args(rack, source="127.0.0.1:/", migrate_local=True,
+                                               mount_retries=1, mount_timeout=20))
+    assert result["failed"] is True and "moved back" in result["msg"]
+    assert (rack["path"] / "r1-a1" / "file").read_text() == "local"
+    assert oct(rack["path"].stat().st_mode & 0o777) == "0o750"
+    assert [entry.name for entry in rack["path"].parent.iterdir()
+            if ".local-" in entry.name] == []
+    assert rack["fstab"].read_text() == FSTAB
