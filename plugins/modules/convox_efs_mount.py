@@ -265,6 +265,12 @@ actions:
   elements: str
   sample: ["unmount 10.0.1.25:/ (timeo: live 600, wanted 300)", "mount 10.0.1.25:/",
            "update /etc/fstab"]
+msg:
+  description: What was decided and why, in one line.
+  returned: always
+  type: str
+  sample: "/volumes mounted from 10.0.1.25:/ (mount_target_ip was given): mount 10.0.1.25:/;
+    update /etc/fstab"
 migrated:
   description: What O(migrate_local) copied; null when nothing was migrated.
   returned: always
@@ -403,7 +409,8 @@ def local_fallback(module: AnsibleModule, path: str, fstab_text: str,
                 f"instance-local: they do not persist across instance replacement and are not "
                 f"shared with the rack's other instances.")
     result = dict(changed=False, path=path, local=True, source=None, source_reason=reason,
-                  fstab_line=None, mounted=current is not None, actions=[], migrated=None)
+                  fstab_line=None, mounted=current is not None, actions=[], migrated=None,
+                  msg=f"{path} is an instance-local directory ({reason})")
     if _fstab.entries_for(fstab_text, path):
         module.warn(f"{params['fstab']} still has a line for {path}; it was left as it is. "
                     f"Remove it with state=absent if that mount is no longer wanted.")
@@ -417,6 +424,7 @@ def local_fallback(module: AnsibleModule, path: str, fstab_text: str,
                             f"another 'path'.")
         return result
     result.update(changed=True, actions=[f"create directory {path} (mode 0755)"])
+    result["msg"] += f": create directory {path} (mode 0755)"
     if module._diff:
         result["diff"] = dict(before={"path": path, "state": "absent"},
                               after={"path": path, "state": "directory"})
@@ -488,6 +496,15 @@ def plan_mount(module: AnsibleModule, settings: dict[str, t.Any], source: str | 
         raise TaskError(f"{path} exists but is not a directory, so it cannot be a mount point: "
                         f"move it away, or choose another 'path'.")
     return plan
+
+
+def summary(state: str, path: str, source: str | None, reason: str | None,
+            actions: list[str]) -> str:
+    """One line for -v output: what was decided and why."""
+    done = "; ".join(actions) if actions else "nothing to change"
+    if state == "absent":
+        return f"{path}: {done}"
+    return f"{path} {state} from {source} ({reason}): {done}"
 
 
 # ---------------------------------------------------------------- applying it
@@ -674,7 +691,8 @@ def main() -> None:
         after_mount = (f"{source} {_efs.fstype_for(params['tls'])} {','.join(kernel_options)}\n"
                        if plan["mount"] else describe_mount(current) if will_be_mounted else "")
         result.update(source=source, source_reason=reason, fstab_line=wanted_line,
-                      mounted=will_be_mounted, actions=actions, changed=bool(actions))
+                      mounted=will_be_mounted, actions=actions, changed=bool(actions),
+                      msg=summary(params["state"], path, source, reason, actions))
         if module._diff and actions:
             result["diff"] = [
                 dict(before_header=params["fstab"], after_header=params["fstab"],
@@ -688,9 +706,10 @@ def main() -> None:
             result["migrated"] = apply(module, settings, plan, source, current,
                                        fstab_changed, new_fstab)
     except (TaskError, _fstab.FstabError, _mounts.MountTableError) as exc:
-        module.fail_json(msg=str(exc), **result)
+        module.fail_json(**dict(result, msg=str(exc)))
     except OSError as exc:
-        module.fail_json(msg=f"{exc.filename or params['path']}: {exc.strerror or exc}", **result)
+        module.fail_json(**dict(result, msg=f"{exc.filename or params['path']}: "
+                                            f"{exc.strerror or exc}"))
 
     module.exit_json(**result)
 

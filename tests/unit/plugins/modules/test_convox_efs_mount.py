@@ -121,6 +121,8 @@ def test_unmounted_writes_exactly_one_line_and_keeps_the_rest(run_module: Run,
     assert first["diff"][0]["before"] == original
     assert first["diff"][0]["after"] == rack["fstab"].read_text()
     assert first["actions"] == [f"update {rack['fstab']}"]
+    assert first["msg"] == (f"{rack['path']} unmounted from 10.0.1.25:/ (source was given): "
+                            f"update {rack['fstab']}")
 
     second = run_module(convox_efs_mount, args(rack, state="unmounted", source="10.0.1.25:/"))
     assert second["changed"] is False and second["actions"] == []
