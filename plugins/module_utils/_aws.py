@@ -50,6 +50,12 @@ PERMISSIONS = {
     "DescribeInstances": "ec2:DescribeInstances",
 }
 
+# Codes AWS gives when it does not accept the credentials themselves (unknown or expired key,
+# wrong secret): checked before _DENIED_CODES, because no IAM permission fixes these.
+_REJECTED_CREDENTIAL_CODES = {"AuthFailure", "InvalidClientTokenId", "UnrecognizedClientException",
+                              "SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken",
+                              "ExpiredTokenException", "RequestExpired"}
+
 _DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                  "UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure"}
 
@@ -119,6 +125,10 @@ def describe_error(exc: Exception, operation: str) -> str:
         error = exc.response.get("Error", {})
         code = error.get("Code", "Unknown")
         message = error.get("Message", "")
+        if code in _REJECTED_CREDENTIAL_CODES:
+            return (f"{operation} was refused: the credentials are not valid ({code}: "
+                    f"{message}). Check 'access_key', 'secret_key' and 'session_token' (or "
+                    f"the 'profile'), and that temporary credentials have not expired.")
         if code in _DENIED_CODES:
             permission = PERMISSIONS.get(operation, f"the permission for {operation}")
             return (f"{operation} was denied ({code}: {message}). The credentials in use need "

@@ -3,3 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tests/bench/layout.sh
+bash tests/bench/fleet.sh
