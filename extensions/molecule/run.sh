@@ -24,6 +24,9 @@ export ANSIBLE_COLLECTIONS_PATH=$checkout/.collections
 # ansible_collections), found through Python's path: Galaxy cannot be reached here.
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=true
 
+# Plain logs in CI.
+export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
+
 log() { printf 'molecule: %s\n' "$*"; }
 
 engine_pid=
