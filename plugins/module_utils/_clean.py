@@ -1,0 +1,851 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: contributors to the convox.volumes collection
+"""Clearing one volume directory safely: resolve, check, lock, delete or quarantine, restore.
+
+Every rule is checked before anything is touched:
+- the volume is strictly inside <root>/<rack>-<app>/<service>/ (locally <root>/<app>/<service>/);
+- no path component below the root is a symbolic link;
+- no mount point sits at or below the volume, and deletion never leaves the volume's file
+  system (every directory is opened with O_NOFOLLOW and its device compared);
+- one lock per service directory in <root>/.convox-locks/ keeps two hosts from cleaning at once.
+
+Deletion works on directory file descriptors (unlinkat/rmdirat relative to an fd opened with
+O_NOFOLLOW), so a symbolic link in the tree is removed as a link and never followed, even if
+the tree changes while it is being deleted.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import os
+import posixpath
+import socket
+import stat
+import threading
+import time
+import typing as t
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from ansible_collections.convox.volumes.plugins.module_utils._paths import (
+    VolumeRuleError,
+    app_directory,
+    default_root,
+    normalise_absolute,
+    service_directory,
+    validate_name,
+    volume_host_path,
+)
+
+LOCK_DIR = ".convox-locks"
+TRASH_DIR = ".convox-trash"
+SIDECAR_SUFFIX = ".json"
+RESTORED_SUFFIX = ".restored.json"
+NFS_SILLY_PREFIX = ".nfs"
+
+# Errors a delete gets from a file that some process still holds open (NFS "silly rename":
+# unlink of the .nfsXXXX file gives EBUSY, rmdir of its directory ENOTEMPTY).
+BUSY_ERRNOS = frozenset({errno.EBUSY, errno.ETXTBSY, errno.ENOTEMPTY})
+PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
+DELETE_WORKERS = 8
+RETRY_PAUSE = 0.5
+
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class CleanError(Exception):
+    """The clean was refused or failed; the message says what, where and how to fix it."""
+
+    def __init__(self, message: str, **details: t.Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class LockHeld(CleanError):
+    """Another process holds the service's lock."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Resolving the target (pure)
+
+
+@dataclass(frozen=True)
+class VolumeTarget:
+    """Where one volume lives, validated against the path rules."""
+
+    target: str
+    root: str
+    app: str
+    service: str
+    rack: str | None
+    service_dir: str
+    host_path: str
+
+    @property
+    def relative(self) -> str:
+        """The volume below its service directory, e.g. 'var/lib/postgresql/data'."""
+        return posixpath.relpath(self.host_path, self.service_dir)
+
+    @property
+    def label(self) -> str:
+        """<rack>-<app>-<service> on a rack, <app>-<service> locally."""
+        owner = f"{self.rack}-{self.app}" if self.target == "rack" else self.app
+        return f"{owner}-{self.service}"
+
+    @property
+    def slug(self) -> str:
+        return self.relative.replace("/", "-")
+
+    @property
+    def lock_path(self) -> str:
+        return posixpath.join(self.root, LOCK_DIR, f"{self.label}.lock")
+
+    @property
+    def trash_dir(self) -> str:
+        return posixpath.join(self.root, TRASH_DIR)
+
+    def describe(self) -> dict[str, t.Any]:
+        return {"target": self.target, "root": self.root, "rack": self.rack, "app": self.app,
+                "service": self.service, "container_path": "/" + self.relative,
+                "host_path": self.host_path}
+
+
+def _names_nothing(path: str) -> bool:
+    """True for '', '/', '.', '//', '/./' ...: a path with no component at all."""
+    return not [part for part in path.split("/") if part not in ("", ".")]
+
+
+def resolve_target(*, target: str, app: object, service: object, rack: object = None,
+                   path: object = None, host_path: object = None, root: object = None,
+                   home: str | None = None) -> VolumeTarget:
+    """Validate the inputs and compute the volume directory; refuse anything over-broad.
+
+    Refusals name the path the input would have resolved to, so the user sees what would
+    have been deleted.
+    """
+    if target not in ("rack", "local"):
+        raise VolumeRuleError(f"target {target!r} is unknown: use 'rack' or 'local'")
+    if target == "rack":
+        validate_name("rack", rack)
+    else:
+        rack = None
+    validate_name("app", app)
+    root_dir = normalise_absolute(root, "root") if root else default_root(target, home)
+    app_dir = app_directory(target=target, root=root_dir, app=app, rack=rack)
+
+    if not isinstance(service, str) or not service.strip():
+        raise VolumeRuleError(
+            f"service {service!r} is empty: the volume would resolve to {app_dir}, the app "
+            f"directory that holds every service's volumes; name the service, e.g. service=db")
+    service_dir = service_directory(target=target, root=root_dir, app=app, service=service,
+                                    rack=rack)
+
+    if path is not None and host_path is not None:
+        raise VolumeRuleError(f"path {path!r} and host_path {host_path!r} are both set: give "
+                              f"one of them")
+    if path is None and host_path is None:
+        raise VolumeRuleError(f"neither path nor host_path is set: give the volume's container "
+                              f"path (as in the compose file), e.g. path=/data, which resolves "
+                              f"below {service_dir}")
+
+    if path is not None:
+        if not isinstance(path, str) or _names_nothing(path):
+            raise VolumeRuleError(
+                f"path {path!r} resolves to {service_dir}, the service directory itself, which "
+                f"holds every volume of service {service}: give one volume's container path, "
+                f"e.g. path=/data")
+        resolved = volume_host_path(path, target=target, app=app, service=service, rack=rack,
+                                    root=root_dir)
+    else:
+        resolved = normalise_absolute(host_path, "host_path")
+        if not resolved.startswith(service_dir + "/"):
+            if resolved in (service_dir, app_dir, root_dir) or resolved == "/":
+                what = {service_dir: "the service directory itself", app_dir:
+                        "the app directory", root_dir: "the volumes root"}.get(resolved,
+                                                                              "the root")
+                raise VolumeRuleError(
+                    f"host_path {host_path!r} resolves to {resolved}, {what}: give one volume's "
+                    f"directory strictly below {service_dir}/")
+            raise VolumeRuleError(
+                f"host_path {host_path!r} resolves to {resolved}, which is not inside "
+                f"{service_dir}/: only a volume of rack {rack}, app {app}, service {service} "
+                f"can be cleaned; check rack, app, service and root")
+    return VolumeTarget(target=target, root=root_dir, app=app, service=service, rack=rack,
+                        service_dir=service_dir, host_path=resolved)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks on the disk (all read-only)
+
+
+def _unescape_mountinfo(field_text: str) -> str:
+    return (field_text.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n")
+            .replace("\\134", "\\"))
+
+
+def read_mounts(mountinfo: str = "/proc/self/mountinfo") -> list[tuple[str, str]]:
+    """(mount point, file system type) of every mount this process sees."""
+    mounts = []
+    with open(mountinfo, encoding="utf-8", errors="surrogateescape") as handle:
+        for line in handle:
+            fields = line.split()
+            if " - " not in line or len(fields) < 5:
+                continue
+            fstype = line.split(" - ", 1)[1].split()[0]
+            mounts.append((_unescape_mountinfo(fields[4]), fstype))
+    return mounts
+
+
+def mounts_at_or_below(real_path: str, mounts: list[tuple[str, str]]) -> list[str]:
+    prefix = real_path.rstrip("/") + "/"
+    return sorted({point for point, _fstype in mounts
+                   if point == real_path or point.startswith(prefix)})
+
+
+def filesystem_type(real_path: str, mounts: list[tuple[str, str]]) -> str:
+    """The type of the file system that holds real_path (the longest matching mount)."""
+    best, best_type = "", "unknown"
+    for point, fstype in mounts:
+        if (real_path == point or real_path.startswith(point.rstrip("/") + "/")) \
+                and len(point) >= len(best):
+            best, best_type = point, fstype
+    return best_type
+
+
+@dataclass
+class DiskState:
+    """What the checks found: whether the volume exists, its stat, and its real path."""
+
+    exists: bool
+    real_path: str
+    fstype: str
+    stat: os.stat_result | None = None
+
+
+def check_on_disk(volume: VolumeTarget) -> DiskState:
+    """Refuse symbolic links below the root, non-directories, and mounts at or below the
+    volume. Returns whether the volume exists. Reads only."""
+    try:
+        root_stat = os.stat(volume.root)
+    except FileNotFoundError as exc:
+        raise CleanError(f"the volumes root {volume.root} does not exist: check root (and, on a "
+                         f"rack, that the shared file system is mounted)") from exc
+    if not stat.S_ISDIR(root_stat.st_mode):
+        raise CleanError(f"the volumes root {volume.root} is not a directory: check root")
+
+    current = volume.root
+    for part in posixpath.relpath(volume.host_path, volume.root).split("/"):
+        current = posixpath.join(current, part)
+        try:
+            info = os.lstat(current)
+        except FileNotFoundError:
+            return DiskState(exists=False, real_path="", fstype="")
+        if stat.S_ISLNK(info.st_mode):
+            raise CleanError(
+                f"{current} is a symbolic link (to {os.readlink(current)!r}): no component "
+                f"below the volumes root {volume.root} may be a link, since cleaning through "
+                f"it could delete something else; remove the link or give the real path",
+                symlink=current)
+        if not stat.S_ISDIR(info.st_mode):
+            raise CleanError(f"{current} is a {_kind(info.st_mode)} where a directory should "
+                             f"be: nothing was deleted; move it away by hand if it is debris",
+                             not_a_directory=current)
+
+    real_path = posixpath.join(os.path.realpath(volume.root),
+                               posixpath.relpath(volume.host_path, volume.root))
+    mounts = read_mounts()
+    below = mounts_at_or_below(real_path, mounts)
+    if below:
+        raise CleanError(
+            f"{', '.join(below)} {'is a mount point' if len(below) == 1 else 'are mount points'}"
+            f" at or below the volume {volume.host_path}: cleaning would cross into another "
+            f"file system; unmount it first. Nothing was deleted.", mounts=below)
+    return DiskState(exists=True, real_path=real_path,
+                     fstype=filesystem_type(real_path, mounts), stat=info)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "regular file"
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device node"
+    return "non-directory"
+
+
+# ---------------------------------------------------------------------------------------------
+# Survey: what a clean would remove
+
+
+@dataclass
+class Survey:
+    files: int = 0
+    directories: int = 0
+    bytes: int = 0
+    other_devices: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+    busy_names: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.files == 0 and self.directories == 0 and not self.unreadable
+
+    def counts(self) -> dict[str, int]:
+        return {"files": self.files, "directories": self.directories, "bytes": self.bytes}
+
+
+def survey(path: str, device: int, workers: int = DELETE_WORKERS) -> Survey:
+    """Count the files, directories and bytes below path without following links; note any
+    directory on another device (a mount the mount table did not show) and unreadable ones.
+    The top-level subdirectories are walked in parallel threads."""
+    top = Survey()
+    subdirectories = _survey_directory(path, device, top)
+    if not subdirectories:
+        return top
+
+    def one(directory: str) -> Survey:
+        part = Survey()
+        pending = [directory]
+        while pending:
+            pending.extend(_survey_directory(pending.pop(), device, part))
+        return part
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(subdirectories)))) as pool:
+        for part in pool.map(one, subdirectories):
+            top.files += part.files
+            top.directories += part.directories
+            top.bytes += part.bytes
+            top.other_devices.extend(part.other_devices)
+            top.unreadable.extend(part.unreadable)
+            top.busy_names.extend(part.busy_names)
+    return top
+
+
+def _survey_directory(directory: str, device: int, result: Survey) -> list[str]:
+    """Count one directory's entries into result; return its subdirectories on device."""
+    subdirectories = []
+    try:
+        with os.scandir(directory) as entries:
+            listing = list(entries)
+    except OSError as exc:
+        result.unreadable.append(f"{directory}: {exc.strerror}")
+        return subdirectories
+    for entry in listing:
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError as exc:
+            result.unreadable.append(f"{entry.path}: {exc.strerror}")
+            continue
+        if stat.S_ISDIR(info.st_mode):
+            if info.st_dev != device:
+                result.other_devices.append(entry.path)
+                continue
+            result.directories += 1
+            subdirectories.append(entry.path)
+        else:
+            result.files += 1
+            result.bytes += info.st_size
+            if entry.name.startswith(NFS_SILLY_PREFIX):
+                result.busy_names.append(entry.path)
+    return subdirectories
+
+
+def is_empty(path: str) -> bool:
+    with os.scandir(path) as entries:
+        return next(entries, None) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# The lock
+
+
+@dataclass
+class LockInfo:
+    path: str
+    holder: dict[str, t.Any]
+    replaced_stale: dict[str, t.Any] | None = None
+
+
+def _read_holder(lock_path: str) -> dict[str, t.Any]:
+    try:
+        with open(lock_path, encoding="utf-8") as handle:
+            holder = json.load(handle)
+        if isinstance(holder, dict):
+            return holder
+    except (OSError, ValueError):
+        pass
+    return {}
+
+
+def _holder_age(lock_path: str, holder: dict[str, t.Any], now: float) -> float:
+    since = holder.get("since_epoch")
+    if isinstance(since, (int, float)):
+        return now - since
+    try:  # unreadable or half-written lock: the file's own time
+        return now - os.lstat(lock_path).st_mtime
+    except OSError:
+        return 0.0
+
+
+def _process_gone(holder: dict[str, t.Any]) -> bool:
+    """True only when the holder ran on this host and its process no longer exists."""
+    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+        return False
+    try:
+        os.kill(holder["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def describe_holder(holder: dict[str, t.Any]) -> str:
+    if not holder:
+        return "an unknown holder (the lock file is unreadable)"
+    return (f"host {holder.get('host', '?')}, process {holder.get('pid', '?')}, since "
+            f"{holder.get('since', '?')}")
+
+
+def _safe_directory(path: str, mode: int) -> None:
+    """Create path (one level) if missing; refuse it when it is a link or not a directory."""
+    try:
+        os.mkdir(path, mode)
+    except FileExistsError:
+        pass
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise CleanError(f"{path} is a {_kind(info.st_mode)}, not a directory: move it away")
+
+
+def acquire_lock(lock_path: str, lock_timeout: float, purpose: str) -> LockInfo:
+    """Create the lock file exclusively; a lock older than lock_timeout, or left by a process
+    of this host that no longer exists, is stale and replaced. Raises LockHeld otherwise."""
+    _safe_directory(posixpath.dirname(lock_path), 0o755)
+    replaced: dict[str, t.Any] | None = None
+    for _attempt in range(5):
+        now = time.time()
+        holder = {"host": socket.gethostname(), "pid": os.getpid(),
+                  "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+                  "since_epoch": now, "purpose": purpose}
+        try:
+            fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        except FileExistsError:
+            current = _read_holder(lock_path)
+            age = _holder_age(lock_path, current, now)
+            if age <= lock_timeout and not _process_gone(current):
+                raise LockHeld(
+                    f"another clean holds the lock {lock_path}: {describe_holder(current)} "
+                    f"({age:.0f} s ago; it counts as stale after lock_timeout={lock_timeout:g} "
+                    f"s). Wait for it to finish, or remove the lock file if that process is "
+                    f"gone", holder=current)
+            aside = f"{lock_path}.stale-{os.getpid()}-{threading.get_ident()}"
+            try:
+                os.rename(lock_path, aside)  # atomic: only one taker wins
+            except FileNotFoundError:
+                continue
+            os.unlink(aside)
+            replaced = current
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(holder, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return LockInfo(path=lock_path, holder=holder, replaced_stale=replaced)
+    raise LockHeld(f"could not take the lock {lock_path}: other processes kept replacing it; "
+                   f"try again")
+
+
+def release_lock(lock: LockInfo) -> None:
+    current = _read_holder(lock.path)
+    if current.get("pid") == lock.holder["pid"] and \
+            current.get("since_epoch") == lock.holder["since_epoch"]:
+        try:
+            os.unlink(lock.path)
+        except FileNotFoundError:
+            pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Deleting
+
+
+@dataclass
+class Tally:
+    files: int = 0
+    directories: int = 0
+    errors: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def add(self, other: Tally) -> None:
+        self.files += other.files
+        self.directories += other.directories
+        self.errors.extend(other.errors)
+
+
+def _empty_directory(dir_fd: int, relative: str, device: int, tally: Tally) -> None:
+    """Remove everything inside the directory open as dir_fd, never following links and
+    never entering another device."""
+    with os.scandir(dir_fd) as entries:
+        listing = list(entries)
+    for entry in listing:
+        name = entry.name
+        where = posixpath.join(relative, name)
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError as exc:
+            tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+            continue
+        if not is_dir:
+            try:
+                os.unlink(name, dir_fd=dir_fd)
+                tally.files += 1
+            except OSError as exc:
+                tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+            continue
+        if _remove_directory(dir_fd, name, where, device, tally):
+            tally.directories += 1
+
+
+def _remove_directory(parent_fd: int, name: str, where: str, device: int, tally: Tally) -> bool:
+    try:
+        child_fd = os.open(name, _OPEN_DIR, dir_fd=parent_fd)
+    except OSError as exc:  # ELOOP: it became a link since it was listed
+        tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+        return False
+    try:
+        if os.fstat(child_fd).st_dev != device:
+            tally.errors.append((where, errno.EXDEV, "another file system is mounted here"))
+            return False
+        _empty_directory(child_fd, where, device, tally)
+    except OSError as exc:
+        tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+        return False
+    finally:
+        os.close(child_fd)
+    try:
+        os.rmdir(name, dir_fd=parent_fd)
+        return True
+    except OSError as exc:
+        tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+        return False
+
+
+def _delete_pass(volume_fd: int, device: int, workers: int) -> Tally:
+    """One pass over the volume: the files at its top here, each subdirectory in a thread
+    (on NFS every unlink is a round trip, so parallel directories hide the latency)."""
+    tally = Tally()
+    with os.scandir(volume_fd) as entries:
+        listing = list(entries)
+    subdirectories = []
+    for entry in listing:
+        try:
+            is_dir = entry.is_dir(follow_symlinks=False)
+        except OSError as exc:
+            tally.errors.append((entry.name, exc.errno or 0, exc.strerror or str(exc)))
+            continue
+        if is_dir:
+            subdirectories.append(entry.name)
+            continue
+        try:
+            os.unlink(entry.name, dir_fd=volume_fd)
+            tally.files += 1
+        except OSError as exc:
+            tally.errors.append((entry.name, exc.errno or 0, exc.strerror or str(exc)))
+
+    def one(name: str) -> Tally:
+        local = Tally()
+        if _remove_directory(volume_fd, name, name, device, local):
+            local.directories += 1
+        return local
+
+    if len(subdirectories) <= 1 or workers <= 1:
+        for name in subdirectories:
+            tally.add(one(name))
+    else:
+        with ThreadPoolExecutor(max_workers=min(workers, len(subdirectories))) as pool:
+            for part in pool.map(one, subdirectories):
+                tally.add(part)
+    return tally
+
+
+@dataclass
+class DeleteResult:
+    files: int
+    directories: int
+    passes: int
+    errors: list[tuple[str, int, str]]
+
+
+def delete_contents(path: str, device: int, busy_timeout: float,
+                    workers: int = DELETE_WORKERS) -> DeleteResult:
+    """Empty the directory at path. Files some process holds open (EBUSY, ENOTEMPTY) are
+    retried until busy_timeout has passed; any other error stops at the end of the pass.
+    Everything that can go, goes. The caller decides what the remaining errors mean."""
+    volume_fd = os.open(path, _OPEN_DIR)
+    try:
+        if os.fstat(volume_fd).st_dev != device:
+            raise CleanError(f"{path} changed to another file system since it was checked: "
+                             f"nothing was deleted")
+        deadline = time.monotonic() + busy_timeout
+        total = Tally()
+        passes = 0
+        while True:
+            passes += 1
+            current = _delete_pass(volume_fd, device, workers)
+            total.files += current.files
+            total.directories += current.directories
+            if not current.errors:
+                return DeleteResult(total.files, total.directories, passes, [])
+            only_busy = all(code in BUSY_ERRNOS for _where, code, _text in current.errors)
+            if not only_busy or time.monotonic() >= deadline:
+                return DeleteResult(total.files, total.directories, passes, current.errors)
+            time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+    finally:
+        os.close(volume_fd)
+
+
+def explain_failure(volume: VolumeTarget, result: DeleteResult, remaining: Survey,
+                    fstype: str, busy_timeout: float) -> str:
+    """The message of a partial delete: what went, what remains, why, and what to do."""
+    codes = {code for _where, code, _text in result.errors}
+    example_where, _code, example_text = result.errors[0]
+    parts = [f"the volume {volume.host_path} was only partly cleaned: removed "
+             f"{result.files} files and {result.directories} directories; remaining "
+             f"{remaining.files} files and {remaining.directories} directories "
+             f"({remaining.bytes} bytes)."]
+    busy = sorted({where for where, code, _text in result.errors
+                   if code in (errno.EBUSY, errno.ETXTBSY)}
+                  | {posixpath.relpath(name, volume.host_path) for name in remaining.busy_names})
+    if busy:
+        parts.append(f"{len(busy)} busy {'file remains' if len(busy) == 1 else 'files remain'} "
+                     f"after retrying for {busy_timeout:g} s (for example {busy[0]}): a "
+                     f"process still holds {'it' if len(busy) == 1 else 'them'} open (NFS keeps "
+                     f"a deleted open file as .nfsXXXX). Stop the service first (for example "
+                     f"'convox scale {volume.service} --count 0'), then run the clean again.")
+    if codes & PERMISSION_ERRNOS:
+        parts.append(f"Permission denied on {example_where} ({example_text}) on a {fstype} "
+                     f"file system. On NFS this is root squashing: the server treats root as "
+                     f"an unprivileged user. On EFS, root needs the "
+                     f"elasticfilesystem:ClientRootAccess permission (file system policy or "
+                     f"IAM mount), or run the clean as the files' owner. On a local file system "
+                     f"look for the immutable attribute (lsattr).")
+    other = [(where, text) for where, code, text in result.errors
+             if code not in BUSY_ERRNOS | PERMISSION_ERRNOS]
+    if other:
+        parts.append(f"{len(other)} other errors, first: {other[0][0]}: {other[0][1]}.")
+    if not busy and codes <= {errno.ENOTEMPTY}:
+        parts.append(f"Directories stayed non-empty (first: {example_where}): something keeps "
+                     f"writing into the volume; stop the service first.")
+    return " ".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# Quarantine and restore
+
+
+def trash_name(volume: VolumeTarget, when: float) -> str:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(when))
+    return f"{stamp}-{volume.label}-{volume.slug}"
+
+
+def quarantine(volume: VolumeTarget, disk: DiskState, recreate: bool) -> tuple[str, bool]:
+    """Rename the volume into <root>/.convox-trash/ and record where it came from; recreate an
+    empty directory with the old owner and mode. Returns (quarantined_to, recreated)."""
+    _safe_directory(volume.trash_dir, 0o700)
+    assert disk.stat is not None
+    if os.lstat(volume.trash_dir).st_dev != disk.stat.st_dev:
+        raise CleanError(f"the trash {volume.trash_dir} is on another file system than "
+                         f"{volume.host_path}, so a quarantine cannot be an instant rename: "
+                         f"clean without quarantine, or fix the mounts")
+    base = trash_name(volume, time.time())
+    name, counter = base, 1
+    while os.path.lexists(posixpath.join(volume.trash_dir, name)) or \
+            os.path.lexists(posixpath.join(volume.trash_dir, name + SIDECAR_SUFFIX)):
+        counter += 1
+        name = f"{base}-{counter}"
+    destination = posixpath.join(volume.trash_dir, name)
+    os.rename(volume.host_path, destination)
+
+    record = dict(volume.describe(), quarantined_at=time.time(),
+                  mode=stat.S_IMODE(disk.stat.st_mode), uid=disk.stat.st_uid,
+                  gid=disk.stat.st_gid)
+    with open(destination + SIDECAR_SUFFIX, "x", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=1)
+    recreated = False
+    if recreate:
+        recreate_directory(volume.host_path, disk.stat)
+        recreated = True
+    return destination, recreated
+
+
+def recreate_directory(path: str, old: os.stat_result) -> None:
+    os.mkdir(path, 0o700)
+    os.chown(path, old.st_uid, old.st_gid, follow_symlinks=False)
+    os.chmod(path, stat.S_IMODE(old.st_mode))
+
+
+def read_quarantine_record(quarantined_to: str) -> dict[str, t.Any]:
+    for suffix, restored in ((SIDECAR_SUFFIX, False), (RESTORED_SUFFIX, True)):
+        try:
+            with open(quarantined_to + suffix, encoding="utf-8") as handle:
+                record = json.load(handle)
+        except FileNotFoundError:
+            continue
+        except (OSError, ValueError) as exc:
+            raise CleanError(f"the record {quarantined_to + suffix} is unreadable ({exc}): "
+                             f"give rack, app, service and path to say where it goes") from exc
+        record["restored"] = restored
+        return record
+    return {}
+
+
+def check_trash_entry(quarantined_to: object) -> tuple[str, str]:
+    """quarantined_to must be an entry directly inside some <root>/.convox-trash/.
+    Returns (normalised path, root)."""
+    path = normalise_absolute(quarantined_to, "quarantined_to")
+    trash = posixpath.dirname(path)
+    if posixpath.basename(trash) != TRASH_DIR or path.endswith(SIDECAR_SUFFIX):
+        raise VolumeRuleError(f"quarantined_to {quarantined_to!r} is not an entry of a "
+                              f"{TRASH_DIR} directory: give the quarantined_to value that "
+                              f"convox_volume_clean returned")
+    return path, posixpath.dirname(trash)
+
+
+def restore(volume: VolumeTarget, quarantined_to: str) -> None:
+    """Move a quarantined volume back. The destination must be missing or an empty directory
+    (the one a quarantine recreated); its parents must exist without links."""
+    entry = os.lstat(quarantined_to)
+    if not stat.S_ISDIR(entry.st_mode):
+        raise CleanError(f"{quarantined_to} is a {_kind(entry.st_mode)}, not a quarantined "
+                         f"volume directory")
+    disk = check_on_disk(volume)
+    if disk.exists:
+        if not is_empty(volume.host_path):
+            count = len(os.listdir(volume.host_path))
+            raise CleanError(
+                f"the volume directory {volume.host_path} holds {count} entries: restoring "
+                f"would mix two versions of the volume. Clean it first (convox_volume_clean), "
+                f"or move its contents away, then restore", entries=count)
+        os.rmdir(volume.host_path)
+    else:
+        _make_parents(volume)
+    os.rename(quarantined_to, volume.host_path)
+    if os.path.lexists(quarantined_to + SIDECAR_SUFFIX):
+        os.rename(quarantined_to + SIDECAR_SUFFIX, quarantined_to + RESTORED_SUFFIX)
+
+
+def _make_parents(volume: VolumeTarget) -> None:
+    current = volume.root
+    parts = posixpath.relpath(posixpath.dirname(volume.host_path), volume.root).split("/")
+    for part in parts:
+        if part in ("", "."):
+            continue
+        current = posixpath.join(current, part)
+        _safe_directory(current, 0o755)
+
+
+# ---------------------------------------------------------------------------------------------
+# The whole task
+
+
+def clean_volume(volume: VolumeTarget, *, quarantine_it: bool, recreate: bool,
+                 busy_timeout: float, lock_timeout: float, check_mode: bool,
+                 log: t.Callable[[str], None] = lambda _message: None) -> dict[str, t.Any]:
+    """Check, lock, then delete or quarantine one volume. Returns the module's result;
+    raises CleanError (with details) when refused or when the delete was partial."""
+    result: dict[str, t.Any] = {
+        "changed": False, "host_path": volume.host_path, "quarantined_to": None,
+        "recreated": False, "removed": {"files": 0, "directories": 0, "bytes": 0}}
+    disk = check_on_disk(volume)
+    if not disk.exists:
+        result["msg"] = f"{volume.host_path} does not exist: nothing to clean"
+        return result
+    assert disk.stat is not None
+    device = disk.stat.st_dev
+    log(f"{volume.host_path} passed the checks (inside {volume.service_dir}, no links below "
+        f"{volume.root}, no mounts below it, {disk.fstype} file system)")
+
+    lock = None
+    if not check_mode:
+        lock = acquire_lock(volume.lock_path, lock_timeout, f"clean {volume.host_path}")
+        if lock.replaced_stale is not None:
+            result["warnings"] = [f"replaced a stale lock {volume.lock_path} of "
+                                  f"{describe_holder(lock.replaced_stale)}"]
+    try:
+        if quarantine_it and not check_mode:
+            return _quarantine_step(volume, disk, recreate, result, log)
+        found = survey(volume.host_path, device)
+        if found.other_devices:
+            raise CleanError(f"{', '.join(found.other_devices)} is on another file system than "
+                             f"{volume.host_path} (a mount): unmount it first. Nothing was "
+                             f"deleted.", mounts=found.other_devices)
+        if found.empty and (recreate or quarantine_it):
+            result["msg"] = f"{volume.host_path} is already empty: nothing to clean"
+            return result
+        result["changed"] = True
+        result["removed"] = found.counts()
+        result["diff"] = _diff(volume, found, quarantine_it, recreate)
+        if check_mode:
+            verb = "move to the trash" if quarantine_it else "delete"
+            result["msg"] = (f"would {verb} {found.files} files, {found.directories} "
+                             f"directories, {found.bytes} bytes in {volume.host_path}")
+            result["recreated"] = recreate
+            return result
+
+        started = time.monotonic()
+        deleted = delete_contents(volume.host_path, device, busy_timeout)
+        if deleted.errors:
+            remaining = survey(volume.host_path, device)
+            raise CleanError(explain_failure(volume, deleted, remaining, disk.fstype,
+                                             busy_timeout),
+                             removed={"files": deleted.files,
+                                      "directories": deleted.directories,
+                                      "bytes": max(0, found.bytes - remaining.bytes)},
+                             remaining=remaining.counts(), host_path=volume.host_path)
+        result["removed"] = {"files": deleted.files, "directories": deleted.directories,
+                             "bytes": found.bytes}
+        if recreate:
+            result["recreated"] = True
+        else:
+            os.rmdir(volume.host_path)
+        result["msg"] = (f"deleted {deleted.files} files, {deleted.directories} directories, "
+                         f"{found.bytes} bytes in {volume.host_path} in "
+                         f"{time.monotonic() - started:.1f} s ({deleted.passes} passes)"
+                         + ("" if recreate else "; removed the directory itself"))
+        return result
+    finally:
+        if lock is not None:
+            release_lock(lock)
+
+
+def _quarantine_step(volume: VolumeTarget, disk: DiskState, recreate: bool,
+                     result: dict[str, t.Any], log: t.Callable[[str], None]) -> dict[str, t.Any]:
+    if is_empty(volume.host_path) and recreate:
+        result["msg"] = f"{volume.host_path} is already empty: nothing to quarantine"
+        return result
+    destination, recreated = quarantine(volume, disk, recreate)
+    log(f"renamed {volume.host_path} to {destination}")
+    result.update(changed=True, quarantined_to=destination, recreated=recreated,
+                  diff={"before": f"{volume.host_path}: volume data\n",
+                        "after": f"{volume.host_path}: "
+                                 f"{'empty directory' if recreated else 'absent'}\n"
+                                 f"{destination}: volume data (quarantined)\n"},
+                  msg=f"moved {volume.host_path} to {destination}"
+                      + ("; recreated it empty with the old owner and mode" if recreated
+                         else ""))
+    return result
+
+
+def _diff(volume: VolumeTarget, found: Survey, quarantine_it: bool,
+          recreate: bool) -> dict[str, str]:
+    after = "empty directory" if recreate else "absent"
+    if quarantine_it:
+        after += f" (data moved to {volume.trash_dir}/)"
+    return {"before": f"{volume.host_path}: {found.files} files, {found.directories} "
+                      f"directories, {found.bytes} bytes\n",
+            "after": f"{volume.host_path}: {after}\n"}

@@ -1,0 +1,270 @@
+#!/usr/bin/python
+# SPDX-License-Identifier: GPL-3.0-or-later
+# Copyright: contributors to the convox.volumes collection
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: convox_volume_clean
+short_description: Clear one Convox volume directory safely, or move it to a trash
+version_added: 0.1.0
+description:
+  - Empties the host directory of one volume of a Convox service, the safe replacement for
+    C(rm -rf /volumes/<rack>-<app>/<service>/<path>) on an instance.
+  - Every rule is checked before anything is touched. The volume must lie strictly inside
+    C(<root>/<rack>-<app>/<service>/) (O(target=local) uses C(<root>/<app>/<service>/)); the
+    root, the app and the service directories themselves are refused, and so are empty
+    paths, V(/), V(.) and V(..).
+  - No component of the path below the root may be a symbolic link. A mount point at or
+    below the volume fails the task, naming it, before anything is deleted.
+  - Deletion works on directory file descriptors opened without following links, so a link
+    inside the tree is removed as a link and its target is never touched; a directory on
+    another device is never entered.
+  - One lock per service in C(<root>/.convox-locks/) lets only one host clean at a time; the
+    other one fails naming the holder (host, process, since when). A lock older than
+    O(lock_timeout), or left by a process of the same host that has ended, is replaced.
+  - Files that a process still holds open (on NFS they become C(.nfsXXXX) and cannot be
+    removed) are retried until O(busy_timeout); then the task fails, saying how many remain,
+    after everything else was deleted. A partial delete is never reported as a success.
+  - With O(quarantine=true) the volume is renamed into C(<root>/.convox-trash/) instead:
+    instant whatever its size, and reversible with M(convox.volumes.convox_volume_restore).
+author:
+  - convox.volumes contributors
+options:
+  rack:
+    description:
+      - The rack name, the first half of the C(<rack>-<app>) directory. Required when
+        O(target=rack); ignored for O(target=local).
+    type: str
+  app:
+    description: The app whose volume is cleaned.
+    type: str
+    required: true
+  service:
+    description: The service whose volume is cleaned.
+    type: str
+    required: true
+  path:
+    description:
+      - The container path of the volume, as written in the compose file, for example
+        V(/var/lib/postgresql/data).
+      - Exactly one of O(path) and O(host_path) is required.
+    type: str
+  host_path:
+    description:
+      - The volume directory on the host, instead of O(path). It must lie strictly inside the
+        service directory.
+    type: str
+  target:
+    description:
+      - V(rack) for the rack layout C(<root>/<rack>-<app>/<service>/), V(local) for the local
+        layout C(<root>/<app>/<service>/).
+    type: str
+    choices: [rack, local]
+    default: rack
+  root:
+    description:
+      - The volumes root. Defaults to V(/volumes) for O(target=rack) and to
+        C(~/.convox/volumes) of the remote user for O(target=local).
+    type: str
+  quarantine:
+    description:
+      - Move the volume to C(<root>/.convox-trash/<time>-<rack>-<app>-<service>-<slug>)
+        instead of deleting it. A rename on the same file system, so it takes the same time
+        for ten files as for a million; the trash is emptied by hand.
+    type: bool
+    default: false
+  recreate:
+    description:
+      - Leave an empty volume directory with the old owner and mode, as the service expects
+        its mount source to exist. With V(false) the directory itself goes too.
+    type: bool
+    default: true
+  busy_timeout:
+    description:
+      - Seconds to keep retrying files that a process holds open before failing.
+    type: float
+    default: 30
+  lock_timeout:
+    description:
+      - Age in seconds after which another host's lock counts as stale and is replaced.
+    type: float
+    default: 3600
+  timeout:
+    description:
+      - Seconds the volumes root may take to answer before the task gives up. The first
+        access runs in a child process, so a dead NFS server fails the task instead of
+        hanging it.
+    type: float
+    default: 30
+attributes:
+  check_mode:
+    support: full
+    details: Reports the files, directories and bytes that would go; touches nothing, takes
+      no lock.
+  diff_mode:
+    support: full
+    details: Shows the volume directory before (counts) and after (empty, absent or moved).
+  idempotent:
+    support: full
+    details: A volume that is already empty or does not exist reports no change.
+notes:
+  - Short name from a checkout: C(ansible -m convox_volume_clean) works from the repository
+    root, whose C(ansible.cfg) sets C(library = ./plugins/modules) (run C(make link) first so
+    the collection imports resolve). Anywhere else use the FQCN.
+  - If the NFS server dies in the middle of a delete, the task blocks like C(rm) would.
+seealso:
+  - module: convox.volumes.convox_volume_restore
+  - module: convox.volumes.convox_volume_info
+"""
+
+EXAMPLES = r"""
+---
+- name: Clear the corrupted postgres volume of service db
+  convox.volumes.convox_volume_clean:
+    rack: r1
+    app: a1
+    service: db
+    path: /var/lib/postgresql/data
+
+- name: Move it to the trash instead, so it can be restored
+  convox.volumes.convox_volume_clean:
+    rack: r1
+    app: a1
+    service: db
+    path: /var/lib/postgresql/data
+    quarantine: true
+  register: cleaned
+
+- name: Clear a volume of the local layout (~/.convox/volumes/<app>/<service>/...)
+  convox.volumes.convox_volume_clean:
+    target: local
+    app: a1
+    service: web
+    path: /data
+"""
+
+RETURN = r"""
+host_path:
+  description: The resolved volume directory.
+  returned: always
+  type: str
+  sample: /volumes/r1-a1/db/var/lib/postgresql/data
+removed:
+  description:
+    - What was deleted, or in check mode what would be. All zero when nothing changed and
+      when O(quarantine=true) (nothing is deleted then; see RV(quarantined_to)).
+    - On a partial delete the failure result carries it too, with C(remaining).
+  returned: always
+  type: dict
+  contains:
+    files:
+      description: Files, links and other non-directories.
+      type: int
+      returned: always
+      sample: 1024
+    directories:
+      description: Directories below the volume directory.
+      type: int
+      returned: always
+      sample: 12
+    bytes:
+      description: Their apparent size in bytes.
+      type: int
+      returned: always
+      sample: 41943040
+quarantined_to:
+  description: Where the volume was moved, or V(null) without O(quarantine).
+  returned: always
+  type: str
+  sample: /volumes/.convox-trash/20261203T174409Z-r1-a1-db-var-lib-postgresql-data
+recreated:
+  description: Whether an empty volume directory with the old owner and mode is left.
+  returned: always
+  type: bool
+  sample: true
+remaining:
+  description: After a partial delete, what is left (the task has failed).
+  returned: failure
+  type: dict
+  sample: {"files": 1, "directories": 0, "bytes": 8192}
+"""
+
+import os
+import typing as t
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.convox.volumes.plugins.module_utils._child import (
+    ChildFailed,
+    ChildTimeout,
+    call_with_timeout,
+)
+from ansible_collections.convox.volumes.plugins.module_utils._clean import (
+    CleanError,
+    clean_volume,
+    resolve_target,
+)
+from ansible_collections.convox.volumes.plugins.module_utils._paths import VolumeRuleError
+
+ARGUMENT_SPEC: dict[str, t.Any] = {
+    "rack": {"type": "str"},
+    "app": {"type": "str", "required": True},
+    "service": {"type": "str", "required": True},
+    "path": {"type": "str"},
+    "host_path": {"type": "str"},
+    "target": {"type": "str", "choices": ["rack", "local"], "default": "rack"},
+    "root": {"type": "str"},
+    "quarantine": {"type": "bool", "default": False},
+    "recreate": {"type": "bool", "default": True},
+    "busy_timeout": {"type": "float", "default": 30},
+    "lock_timeout": {"type": "float", "default": 3600},
+    "timeout": {"type": "float", "default": 30},
+}
+
+
+def reach_root(root: str, timeout: float) -> None:
+    """Fail fast when the volumes root does not answer (a dead NFS server blocks forever)."""
+    try:
+        call_with_timeout(os.lstat, (root,), timeout=timeout)
+    except ChildTimeout as exc:
+        raise CleanError(f"the volumes root {root} did not answer within timeout={timeout:g} "
+                         f"s: its file server may be down. Nothing was touched.") from exc
+    except ChildFailed:
+        pass  # a missing root is reported by the checks, with a better message
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+                           required_if=[("target", "rack", ["rack"])])
+    params = module.params
+    for name in ("busy_timeout", "lock_timeout", "timeout"):
+        if params[name] < 0:
+            module.fail_json(msg=f"{name} must not be negative; got {params[name]:g}")
+
+    try:
+        volume = resolve_target(target=params["target"], rack=params["rack"], app=params["app"],
+                                service=params["service"], path=params["path"],
+                                host_path=params["host_path"], root=params["root"],
+                                home=os.path.expanduser("~"))
+    except VolumeRuleError as exc:
+        module.fail_json(msg=f"refused, nothing was touched: {exc}")
+
+    try:
+        reach_root(volume.root, params["timeout"])
+        result = clean_volume(volume, quarantine_it=params["quarantine"],
+                              recreate=params["recreate"], busy_timeout=params["busy_timeout"],
+                              lock_timeout=params["lock_timeout"], check_mode=module.check_mode,
+                              log=module.log)
+    except CleanError as exc:
+        module.fail_json(**{"host_path": volume.host_path, **exc.details, "msg": str(exc)})
+    except OSError as exc:
+        module.fail_json(msg=f"cleaning {volume.host_path} failed: {exc}",
+                         host_path=volume.host_path)
+    if not module._diff:
+        result.pop("diff", None)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
