@@ -126,8 +126,10 @@ def _check_settings(target: str, rack: str | None, root: str | None, home: str |
         except VolumeRuleError as exc:
             errors.append(f"{exc} (the rack target needs 'rack')")
     try:
-        resolved = expand_home(root, home, "volumes root") if root else default_root(target,
-                                                                                   home)
+        if root:
+            resolved = expand_home(root, home, "volumes root")
+        else:
+            resolved = default_root(target, home)
     except VolumeRuleError as exc:
         errors.append(str(exc))
         return None

@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: contributors to the convox.volumes collection
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ description:
   - Every entry of every app is validated before anything is created; one bad entry creates
     nothing. Existing directories and their content are never changed or deleted.
 author:
-  - convox.volumes contributors
+  - convox.volumes contributors (@convox-volumes)
 options:
   rack:
     description:
@@ -125,12 +126,15 @@ options:
     default: '0755'
 attributes:
   check_mode:
+    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Reports every volume and the directories it would create; creates nothing.
   diff_mode:
+    description: Whether the task can show what it changes with C(--diff).
     support: full
     details: The diff lists the directories created (or that would be).
   idempotent:
+    description: Whether a second run with the same input changes nothing.
     support: full
     details: Only missing directories are created; a second run with the same input reports
       no change.
