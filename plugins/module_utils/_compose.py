@@ -44,11 +44,13 @@ _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class ComposeError(ValueError):
-    """One or more entries are invalid; `errors` holds one line per problem."""
+    """One or more entries are invalid; `errors` holds one line per problem and `volumes` the
+    entries that were valid, so that later checks can still report their own problems."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], volumes: list[ComposeVolume] | None = None) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
+        self.volumes = volumes or []
 
 
 @dataclass(frozen=True)
@@ -380,7 +382,7 @@ def parse_services(services: t.Mapping[str, t.Any], env: t.Mapping[str, t.Any] |
                     f"container path {volume.container_path!r} is already mounted by entry "
                     f"{earlier.entry!r} with another source or mode: keep one of them"))
     if errors:
-        raise ComposeError(errors)
+        raise ComposeError(errors, volumes)
     return volumes
 
 
@@ -430,7 +432,7 @@ def parse_compose(document: t.Mapping[str, t.Any], env: t.Mapping[str, t.Any] | 
     try:
         volumes = parse_services(entries, env, declared_volumes=set(declared), tmpfs=tmpfs)
     except ComposeError as exc:
-        raise ComposeError(errors + exc.errors) from None
+        raise ComposeError(errors + exc.errors, exc.volumes) from None
     if errors:
-        raise ComposeError(errors)
+        raise ComposeError(errors, volumes)
     return volumes

@@ -98,7 +98,7 @@ def describe_apps(apps: t.Sequence[t.Mapping[str, t.Any]], *, target: str = "rac
             volumes = _parse_app(app)
         except ComposeError as exc:
             errors.extend(f"app {name!r}, {line}" for line in exc.errors)
-            continue
+            volumes = exc.volumes  # still placed, to report every problem in one run
         for volume in volumes if can_place else []:
             try:
                 placed.append(_place(name, volume, target=target, rack=rack, root=root,

@@ -66,7 +66,8 @@ def test_local_layout_then_nothing_changes(tmp_path: Path) -> None:
     assert leaves(root) == sorted(LOCAL_VOLUMES)
     for volume in LOCAL_VOLUMES:  # the play says where each volume lives
         assert f'"msg": "{root}/{volume}' in first.stdout
-    assert '"msg": "/var/run/docker.sock [read-only]"' in first.stdout
+    assert '"msg": "/var/run/docker.sock [read-only]' in first.stdout
+    assert '"msg": "/srv/gitea/custom [read-only] [missing: not created]"' in first.stdout
     assert "named volumes are left to Docker" in first.stdout + first.stderr
     assert not Path("/srv/gitea/custom").exists()  # host paths are reported, not created
 

@@ -340,3 +340,11 @@ def test_named_volume_warning_says_how_to_opt_in() -> None:
     namespaced = describe_apps([{"name": "a1", "compose": WORDPRESS}],
                                named_volumes="namespace", **R1_A1)
     assert namespaced.warnings == []
+
+
+def test_parse_and_placement_problems_are_reported_together() -> None:
+    with pytest.raises(ComposeError) as info:
+        describe_apps([{"name": "a1", "services": {"web": ["/../x", "./rel:/y"]}}], **R1_A1)
+    assert len(info.value.errors) == 2
+    assert "'..' component" in info.value.errors[0]
+    assert "no meaning on a rack instance" in info.value.errors[1]
