@@ -716,21 +716,27 @@ def check_trash_entry(quarantined_to: object) -> tuple[str, str]:
     return path, posixpath.dirname(trash)
 
 
-def restore(volume: VolumeTarget, quarantined_to: str) -> None:
-    """Move a quarantined volume back. The destination must be missing or an empty directory
-    (the one a quarantine recreated); its parents must exist without links."""
+def check_restore(volume: VolumeTarget, quarantined_to: str) -> DiskState:
+    """Refuse a restore that would mix data or go through a link; reads only."""
     entry = os.lstat(quarantined_to)
     if not stat.S_ISDIR(entry.st_mode):
         raise CleanError(f"{quarantined_to} is a {_kind(entry.st_mode)}, not a quarantined "
                          f"volume directory")
     disk = check_on_disk(volume)
+    if disk.exists and not is_empty(volume.host_path):
+        count = len(os.listdir(volume.host_path))
+        raise CleanError(
+            f"the volume directory {volume.host_path} holds {count} entries: restoring "
+            f"would mix two versions of the volume. Clean it first (convox_volume_clean), "
+            f"or move its contents away, then restore", entries=count)
+    return disk
+
+
+def restore(volume: VolumeTarget, quarantined_to: str) -> None:
+    """Move a quarantined volume back. The destination must be missing or an empty directory
+    (the one a quarantine recreated); missing parents are created without following links."""
+    disk = check_restore(volume, quarantined_to)
     if disk.exists:
-        if not is_empty(volume.host_path):
-            count = len(os.listdir(volume.host_path))
-            raise CleanError(
-                f"the volume directory {volume.host_path} holds {count} entries: restoring "
-                f"would mix two versions of the volume. Clean it first (convox_volume_clean), "
-                f"or move its contents away, then restore", entries=count)
         os.rmdir(volume.host_path)
     else:
         _make_parents(volume)
