@@ -90,8 +90,8 @@ def test_local_fallback_keeps_an_existing_directory_and_its_content(
     assert oct(rack["path"].stat().st_mode & 0o777) == "0o700"
 
 
-def test_local_fallback_in_check_mode_creates_nothing(run_module: Run,
-                                                     rack: dict[str, Path]) -> None:
+def test_local_fallback_in_check_mode_creates_nothing(
+        run_module: Run, rack: dict[str, Path]) -> None:
     result = run_module(convox_efs_mount, args(rack), check_mode=True)
     assert result["changed"] is True and not rack["path"].exists()
 
@@ -137,8 +137,8 @@ def test_unmounted_writes_exactly_one_line_and_keeps_the_rest(run_module: Run,
     assert second["changed"] is False and second["actions"] == []
 
 
-def test_unmounted_with_mount_targets_from_another_az(run_module: Run,
-                                                     rack: dict[str, Path]) -> None:
+def test_unmounted_with_mount_targets_from_another_az(
+        run_module: Run, rack: dict[str, Path]) -> None:
     # The instance's AZ has no usable target, so no DNS name is looked up at all.
     targets = [{"availability_zone_name": "us-east-1a", "ip_address": "10.0.1.25",
                 "life_cycle_state": "available", "mount_target_id": "fsmt-1"}]
@@ -158,8 +158,8 @@ def test_tls_line_uses_the_efs_type(run_module: Run, rack: dict[str, Path]) -> N
     assert result["changed"] is True
 
 
-def test_absent_removes_the_line_and_never_the_directory(run_module: Run,
-                                                          rack: dict[str, Path]) -> None:
+def test_absent_removes_the_line_and_never_the_directory(
+        run_module: Run, rack: dict[str, Path]) -> None:
     rack["path"].mkdir()
     (rack["path"] / "app").mkdir()
     (rack["path"] / "app" / "file").write_text("data")
@@ -206,8 +206,8 @@ def test_check_mode_reports_and_changes_nothing(run_module: Run, rack: dict[str,
 # ---------------------------------------------------------------- data is never hidden
 
 @pytest.mark.parametrize("check_mode", [False, True])
-def test_a_non_empty_unmounted_path_is_refused(run_module: Run, rack: dict[str, Path],
-                                              check_mode: bool) -> None:
+def test_a_non_empty_unmounted_path_is_refused(
+        run_module: Run, rack: dict[str, Path], check_mode: bool) -> None:
     rack["path"].mkdir()
     for name in ("r1-a1", "r1-a2", ".hidden"):
         (rack["path"] / name).mkdir()
@@ -288,7 +288,7 @@ def tmpfs_mounts(rack: dict[str, Path]) -> t.Iterator[t.Callable[[int], None]]:
 
     def mount(count: int) -> None:
         rack["path"].mkdir(exist_ok=True)
-        for _ in range(count):
+        for _attempt in range(count):
             try:
                 _mount_tmpfs(rack["path"])
             except (subprocess.CalledProcessError, FileNotFoundError) as exc:
