@@ -192,6 +192,18 @@ def _warnings(placed: list[PlacedVolume], named_volumes: str) -> list[str]:
         warnings.append(
             f"named volumes are left to Docker and not laid out: {'; '.join(skipped)}. Set "
             f"named_volumes=namespace to lay them out like single-path volumes")
+    if named_volumes == "namespace":
+        services_of: dict[tuple[str, str], list[str]] = {}
+        for p in placed:
+            if p.volume.kind == NAMED:
+                services_of.setdefault((p.app, t.cast(str, p.volume.source)), []).append(
+                    p.volume.service)
+        for (app, name), services in sorted(services_of.items()):
+            if len(set(services)) > 1:
+                warnings.append(
+                    f"named volume {name!r} of app {app!r} is shared by the services "
+                    f"{', '.join(sorted(set(services)))}; laid out like single-path volumes, "
+                    f"each service gets its own directory, so they no longer share data")
     return warnings
 
 

@@ -342,6 +342,12 @@ def resolve_owner(owner: str | None, group: str | None) -> tuple[int, int]:
                                   f"first or give a numeric gid") from None
     if uid == os.geteuid():
         uid = -1
+    if uid != -1 and os.geteuid() != 0:
+        raise VolumeRuleError(f"owner {owner!r} can only be given to new directories by root: "
+                              f"run the task with become, or leave 'owner' out")
+    if gid not in (-1, os.getegid()) and gid not in os.getgroups() and os.geteuid() != 0:
+        raise VolumeRuleError(f"group {group!r} can only be given to new directories by root "
+                              f"or a member of it: run the task with become")
     return uid, gid
 
 

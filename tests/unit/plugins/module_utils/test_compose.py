@@ -348,3 +348,17 @@ def test_parse_and_placement_problems_are_reported_together() -> None:
     assert len(info.value.errors) == 2
     assert "'..' component" in info.value.errors[0]
     assert "no meaning on a rack instance" in info.value.errors[1]
+
+
+def test_namespacing_a_shared_named_volume_warns() -> None:
+    compose = {"services": {"web": {"volumes": ["shared:/data"]},
+                            "worker": {"volumes": ["shared:/data"]}},
+               "volumes": {"shared": None}}
+    layout = describe_apps([{"name": "a1", "compose": compose}], named_volumes="namespace",
+                           **R1_A1)
+    assert [v.host_path for v in layout.volumes] == ["/volumes/r1-a1/web/data",
+                                                     "/volumes/r1-a1/worker/data"]
+    assert layout.warnings == [
+        "named volume 'shared' of app 'a1' is shared by the services web, worker; laid out "
+        "like single-path volumes, each service gets its own directory, so they no longer "
+        "share data"]

@@ -272,3 +272,4 @@ def test_compose_volumes_filter_gives_the_modules_list(run_module: RunModule,
                                         "compose": compose}, check_mode=True)
     expected = [dict(volume, created=False) for volume in result["volumes"]]
     assert compose_volumes(compose, rack="r1", app="a1", root=str(tmp_path)) == expected
+
