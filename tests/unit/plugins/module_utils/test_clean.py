@@ -1,0 +1,573 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Cleaning a volume on real temporary trees: every safety rule, the field reports, locks,
+busy files, quarantine and restore."""
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import typing as t
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.convox.volumes.plugins.module_utils import _clean
+from ansible_collections.convox.volumes.plugins.module_utils._clean import (
+    CleanError,
+    LockHeld,
+    VolumeTarget,
+    acquire_lock,
+    check_on_disk,
+    clean_volume,
+    release_lock,
+    resolve_target,
+    restore,
+)
+from ansible_collections.convox.volumes.plugins.module_utils._paths import VolumeRuleError
+
+PG = "/var/lib/postgresql/data"
+IS_ROOT = os.geteuid() == 0
+
+
+def make_tree(base: Path, files: dict[str, str]) -> None:
+    for relative, content in files.items():
+        path = base / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+
+
+def tree_digest(base: Path) -> str:
+    """Every path, its type, mode and content (links by target): any change shows."""
+    digest = hashlib.sha256()
+    for directory, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            path = os.path.join(directory, name)
+            info = os.lstat(path)
+            digest.update(f"{os.path.relpath(path, base)}:{info.st_mode}".encode())
+            if os.path.islink(path):
+                digest.update(os.readlink(path).encode())
+            elif os.path.isfile(path):
+                digest.update(Path(path).read_bytes())
+    return digest.hexdigest()
+
+
+def volume(root: Path, path: str = PG, service: str = "db", app: str = "a1") -> VolumeTarget:
+    return resolve_target(target="rack", rack="r1", app=app, service=service, path=path,
+                          root=str(root))
+
+
+def clean(target: VolumeTarget, **overrides: t.Any) -> dict[str, t.Any]:
+    options: dict[str, t.Any] = {"quarantine_it": False, "recreate": True,
+                                 "busy_timeout": 2.0, "lock_timeout": 3600.0,
+                                 "check_mode": False}
+    options.update(overrides)
+    return clean_volume(target, **options)
+
+
+CASE_14 = {
+    "r1-a1/db/var/lib/postgresql/data/PG_VERSION": "16\n",
+    "r1-a1/db/var/lib/postgresql/data/base/1/1": "heap page\n",
+    "r1-a1/web/data/keep": "keep\n",
+    "r1-a2/db/var/lib/postgresql/data/PG_VERSION": "16\n",
+}
+
+
+@pytest.fixture
+def case14(tmp_path: Path) -> Path:
+    root = tmp_path / "volumes"
+    make_tree(root, CASE_14)
+    return root
+
+
+# --- resolving the target ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path, resolved", [
+    ("", "/volumes/r1-a1/db"),
+    ("/", "/volumes/r1-a1/db"),
+    (".", "/volumes/r1-a1/db"),
+    ("//./", "/volumes/r1-a1/db"),
+])
+def test_case_16_over_broad_path_is_refused_naming_the_resolved_path(path: str,
+                                                                     resolved: str) -> None:
+    with pytest.raises(VolumeRuleError) as caught:
+        resolve_target(target="rack", rack="r1", app="a1", service="db", path=path)
+    assert f"resolves to {resolved}," in str(caught.value)
+    assert "service directory itself" in str(caught.value)
+
+
+@pytest.mark.parametrize("service", ["", "   ", None])
+def test_case_16_empty_service_is_refused_naming_the_app_directory(service: t.Any) -> None:
+    with pytest.raises(VolumeRuleError) as caught:
+        resolve_target(target="rack", rack="r1", app="a1", service=service, path=PG)
+    assert "would resolve to /volumes/r1-a1," in str(caught.value)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"path": "/../../etc"}, "'..' component"),
+    ({"path": "/data/../.."}, "'..' component"),
+    ({"path": "data"}, "is relative"),
+    ({"host_path": "/volumes/r1-a1/db"}, "the service directory itself"),
+    ({"host_path": "/volumes/r1-a1"}, "the app directory"),
+    ({"host_path": "/volumes"}, "the volumes root"),
+    ({"host_path": "/"}, "resolves to /,"),
+    ({"host_path": "/volumes/r1-a1/web/data"}, "not inside /volumes/r1-a1/db/"),
+    ({"host_path": "/volumes/r1-a1/db/../web"}, "'..' component"),
+    ({"host_path": "/volumes/r1-a1/dbx/data"}, "not inside /volumes/r1-a1/db/"),
+    ({"path": "/data", "host_path": "/volumes/r1-a1/db/data"}, "both set"),
+    ({}, "neither path nor host_path"),
+])
+def test_over_broad_or_foreign_targets_are_refused(kwargs: dict[str, str],
+                                                   message: str) -> None:
+    with pytest.raises(VolumeRuleError) as caught:
+        resolve_target(target="rack", rack="r1", app="a1", service="db", **kwargs)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("kwargs, host_path", [
+    ({"target": "rack", "rack": "r1", "path": PG}, "/volumes/r1-a1/db/var/lib/postgresql/data"),
+    ({"target": "rack", "rack": "r1", "path": "/a//b/./c/"}, "/volumes/r1-a1/db/a/b/c"),
+    ({"target": "rack", "rack": "r1", "host_path": "/volumes/r1-a1/db/data/"},
+     "/volumes/r1-a1/db/data"),
+    ({"target": "local", "path": "/data", "root": "/tmp/h/.convox/volumes"},
+     "/tmp/h/.convox/volumes/a1/db/data"),
+])
+def test_resolved_host_path(kwargs: dict[str, str], host_path: str) -> None:
+    assert resolve_target(app="a1", service="db", **kwargs).host_path == host_path
+
+
+# --- field report 14: only the target goes ------------------------------------------------------
+
+
+def test_case_14_only_the_target_goes_and_rerun_reports_no_change(case14: Path) -> None:
+    data = case14 / "r1-a1/db/var/lib/postgresql/data"
+    mode_before = data.stat().st_mode
+    first = clean(volume(case14))
+    assert first["changed"] is True
+    assert first["removed"] == {"files": 2, "directories": 2, "bytes": len("16\nheap page\n")}
+    assert sorted(p.relative_to(case14).as_posix() for p in case14.rglob("*")
+                  if p.is_file()) == ["r1-a1/web/data/keep",
+                                      "r1-a2/db/var/lib/postgresql/data/PG_VERSION"]
+    assert data.is_dir() and not any(data.iterdir()) and data.stat().st_mode == mode_before
+    assert first["recreated"] is True
+
+    second = clean(volume(case14))
+    assert second["changed"] is False
+    assert "already empty" in second["msg"]
+
+
+def test_case_14_check_mode_deletes_nothing_and_reports_what_would_go(case14: Path) -> None:
+    before = tree_digest(case14)
+    result = clean(volume(case14), check_mode=True)
+    assert tree_digest(case14) == before
+    assert result["changed"] is True
+    assert result["removed"] == {"files": 2, "directories": 2, "bytes": 13}
+    assert "would delete 2 files, 2 directories, 13 bytes" in result["msg"]
+    assert not (case14 / ".convox-locks").exists()
+
+
+@pytest.mark.parametrize("quarantine_it", [False, True])
+def test_check_mode_leaves_every_byte_of_a_messy_tree(tmp_path: Path,
+                                                      quarantine_it: bool) -> None:
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/a/b/c": "x" * 5000, "r1-a1/db/data/.hidden": "h"})
+    os.symlink("/etc", root / "r1-a1/db/data/etc-link")
+    os.symlink("missing", root / "r1-a1/db/data/a/dangling")
+    os.mkfifo(root / "r1-a1/db/data/fifo")
+    before = tree_digest(tmp_path)
+    result = clean(volume(root, "/data"), check_mode=True, quarantine_it=quarantine_it)
+    assert tree_digest(tmp_path) == before
+    assert result["removed"] == {"files": 5, "directories": 2, "bytes": 5001 + 4 + 7}
+
+
+def test_missing_volume_reports_no_change_and_creates_nothing(case14: Path) -> None:
+    result = clean(volume(case14, "/not/there"))
+    assert result["changed"] is False and "does not exist" in result["msg"]
+    assert not (case14 / "r1-a1/db/not").exists()
+
+
+def test_recreate_false_removes_the_directory_itself(case14: Path) -> None:
+    result = clean(volume(case14), recreate=False)
+    assert result["recreated"] is False
+    assert not (case14 / "r1-a1/db/var/lib/postgresql/data").exists()
+    assert (case14 / "r1-a1/db/var/lib/postgresql").is_dir()
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="chown to another owner needs root")
+def test_recreated_directory_keeps_owner_and_mode(case14: Path) -> None:
+    data = case14 / "r1-a1/db/var/lib/postgresql/data"
+    os.chown(data, 999, 998)
+    data.chmod(0o700)
+    for quarantine_it in (False, True):
+        (data / "PG_VERSION").write_text("16\n")
+        clean(volume(case14), quarantine_it=quarantine_it)
+        info = data.stat()
+        assert (info.st_uid, info.st_gid, info.st_mode & 0o7777) == (999, 998, 0o700)
+
+
+# --- symbolic links ---------------------------------------------------------------------------
+
+
+def test_link_inside_the_tree_to_a_directory_outside_the_root_is_removed_not_followed(
+        tmp_path: Path) -> None:
+    outside = tmp_path / "precious"
+    make_tree(outside, {"a/b": "do not delete", "c": "nor this"})
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/file": "x"})
+    os.symlink(outside, root / "r1-a1/db/data/to-outside")
+    os.symlink(outside / "a", root / "r1-a1/db/data/to-outside-a")
+    before = tree_digest(outside)
+
+    result = clean(volume(root, "/data"))
+    assert result["removed"]["files"] == 3
+    assert tree_digest(outside) == before
+    assert list((root / "r1-a1/db/data").iterdir()) == []
+
+
+@pytest.mark.parametrize("link_at", ["r1-a1", "r1-a1/db", "r1-a1/db/var", "r1-a1/db/var/lib",
+                                     "r1-a1/db/var/lib/postgresql/data"])
+def test_a_link_as_any_component_below_the_root_is_refused(tmp_path: Path,
+                                                           link_at: str) -> None:
+    outside = tmp_path / "outside"
+    root = tmp_path / "volumes"
+    make_tree(outside, {f"{link_at}/var/lib/postgresql/data/PG_VERSION": "16",
+                        "var/lib/postgresql/data/PG_VERSION": "16",
+                        "lib/postgresql/data/PG_VERSION": "16",
+                        "postgresql/data/PG_VERSION": "16", "data/PG_VERSION": "16",
+                        "PG_VERSION": "16", "db/var/lib/postgresql/data/PG_VERSION": "16"})
+    (root / link_at).parent.mkdir(parents=True, exist_ok=True)
+    os.symlink(outside, root / link_at)
+    before = tree_digest(outside)
+    with pytest.raises(CleanError) as caught:
+        clean(volume(root))
+    assert f"{root / link_at} is a symbolic link" in str(caught.value)
+    assert tree_digest(outside) == before
+
+
+def test_a_linked_root_itself_is_allowed(tmp_path: Path) -> None:
+    make_tree(tmp_path / "real", {"r1-a1/db/data/x": "1"})
+    os.symlink(tmp_path / "real", tmp_path / "volumes")
+    assert clean(volume(tmp_path / "volumes", "/data"))["removed"]["files"] == 1
+    assert (tmp_path / "real/r1-a1/db/data").is_dir()
+
+
+def test_a_file_where_a_directory_should_be_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/var": "not a directory"})
+    with pytest.raises(CleanError, match="regular file where a directory should be"):
+        clean(volume(root))
+    assert (root / "r1-a1/db/var").read_text() == "not a directory"
+
+
+# --- mounts -----------------------------------------------------------------------------------
+
+
+def _mount_tmpfs(where: Path) -> None:
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount tmpfs here: {done.stderr.strip()}")
+
+
+@pytest.fixture
+def mounted(tmp_path: Path) -> t.Iterator[list[Path]]:
+    points: list[Path] = []
+    yield points
+    for point in reversed(points):
+        subprocess.run(["umount", "-l", str(point)], check=False)
+
+
+@pytest.mark.parametrize("mount_at", ["r1-a1/db/data/deep/mnt", "r1-a1/db/data"])
+def test_a_mount_at_or_below_the_volume_fails_naming_it_before_anything_goes(
+        tmp_path: Path, mounted: list[Path], mount_at: str) -> None:
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/a": "1", "r1-a1/db/data/deep/b": "2"})
+    point = root / mount_at
+    _mount_tmpfs(point)
+    mounted.append(point)
+    (point / "on-the-mount").write_text("other file system")
+    before = tree_digest(tmp_path)
+    with pytest.raises(CleanError) as caught:
+        clean(volume(root, "/data"))
+    assert f"{point} is a mount point" in str(caught.value)
+    assert caught.value.details["mounts"] == [str(point)]
+    assert tree_digest(tmp_path) == before
+
+
+def test_a_directory_on_another_device_is_never_entered(tmp_path: Path,
+                                                        mounted: list[Path]) -> None:
+    """The per-directory device check, below the mount table check: survey and delete both
+    stop at a directory whose device differs."""
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/a": "1"})
+    point = root / "r1-a1/db/data/mnt"
+    _mount_tmpfs(point)
+    mounted.append(point)
+    (point / "keep").write_text("kept")
+    device = os.lstat(root / "r1-a1/db/data").st_dev
+    assert _clean.survey(str(root / "r1-a1/db/data"), device).other_devices == [str(point)]
+    deleted = _clean.delete_contents(str(root / "r1-a1/db/data"), device, busy_timeout=0)
+    assert (point / "keep").read_text() == "kept"
+    assert ("mnt", errno.EXDEV) in {(where, code) for where, code, _ in deleted.errors}
+    assert not (root / "r1-a1/db/data/a").exists()
+
+
+# --- busy files and errors while deleting -----------------------------------------------------
+
+
+def _bind_busy_file(volume_dir: Path, name: str) -> Path:
+    """A file whose unlink really fails with EBUSY: a file bind-mounted over itself (what a
+    silly-renamed NFS file answers, on a local file system)."""
+    busy = volume_dir / name
+    busy.write_text("held open")
+    done = subprocess.run(["mount", "--bind", str(busy), str(busy)], capture_output=True,
+                          text=True, check=False)
+    if done.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {done.stderr.strip()}")
+    return busy
+
+
+def test_busy_file_fails_after_deleting_all_else_and_a_rerun_succeeds(
+        tmp_path: Path, mounted: list[Path]) -> None:
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/sub/a": "1", "r1-a1/db/data/b": "22",
+                     "r1-a1/db/data/sub/deeper/c": "333"})
+    target = volume(root, "/data")
+    disk = check_on_disk(target)  # checked before the file became busy, as on NFS
+    busy = _bind_busy_file(root / "r1-a1/db/data/sub", ".nfs0000000000000001")
+    mounted.append(busy)
+
+    started = time.monotonic()
+    deleted = _clean.delete_contents(target.host_path, disk.stat.st_dev, busy_timeout=1.0)
+    waited = time.monotonic() - started
+    assert deleted.passes >= 2 and waited >= 1.0
+    assert {code for _where, code, _text in deleted.errors} == {errno.EBUSY, errno.ENOTEMPTY}
+    remaining = _clean.survey(target.host_path, disk.stat.st_dev)
+    assert remaining.files == 1 and remaining.directories == 1
+    message = _clean.explain_failure(target, deleted, remaining, "ext4", 1.0)
+    assert "1 busy file remains" in message and "sub/.nfs0000000000000001" in message
+    assert "Stop the service first" in message
+    assert "remaining 1 files and 1 directories" in message
+    assert sorted(p.name for p in (root / "r1-a1/db/data").rglob("*")) == [
+        ".nfs0000000000000001", "sub"]
+
+    subprocess.run(["umount", str(busy)], check=True)
+    mounted.remove(busy)
+    result = clean(target)
+    assert result["changed"] is True
+    assert list((root / "r1-a1/db/data").iterdir()) == []
+
+
+def test_busy_file_released_during_the_retries_is_a_success(tmp_path: Path,
+                                                            mounted: list[Path]) -> None:
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/sub/a": "1"})
+    target = volume(root, "/data")
+    disk = check_on_disk(target)
+    busy = _bind_busy_file(root / "r1-a1/db/data/sub", ".nfs0000000000000002")
+    mounted.append(busy)
+    release = threading.Timer(0.8, subprocess.run, args=(["umount", str(busy)],))
+    release.start()
+    deleted = _clean.delete_contents(target.host_path, disk.stat.st_dev, busy_timeout=10)
+    release.join()
+    mounted.remove(busy)
+    assert deleted.errors == [] and deleted.passes >= 2
+    assert list((root / "r1-a1/db/data").iterdir()) == []
+
+
+def _immutable(path: Path) -> None:
+    done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True,
+                          check=False)
+    if done.returncode != 0:
+        pytest.skip(f"chattr +i is not supported here: {done.stderr.strip()}")
+
+
+def test_permission_error_explains_root_squashing_and_what_remains(tmp_path: Path) -> None:
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/ok/a": "1", "r1-a1/db/data/locked/b": "22",
+                     "r1-a1/db/data/c": "333"})
+    stuck = root / "r1-a1/db/data/locked/b"
+    _immutable(stuck)
+    try:
+        started = time.monotonic()
+        with pytest.raises(CleanError) as caught:
+            clean(volume(root, "/data"), busy_timeout=30)
+        assert time.monotonic() - started < 10, "a permission error is not retried"
+        message = str(caught.value)
+        assert "only partly cleaned" in message
+        assert "root squashing" in message and "ClientRootAccess" in message
+        assert caught.value.details["remaining"] == {"files": 1, "directories": 1, "bytes": 2}
+        assert caught.value.details["removed"]["files"] == 2
+        assert stuck.read_text() == "22"
+        assert not (root / "r1-a1/db/data/ok").exists()
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=False)
+
+
+# --- the lock ---------------------------------------------------------------------------------
+
+HOLDER = """
+import sys
+sys.path.insert(0, {collections!r})
+from ansible_collections.convox.volumes.plugins.module_utils import _clean
+lock = _clean.acquire_lock({lock!r}, 3600, "test holder")
+print("locked", flush=True)
+sys.stdin.readline()
+_clean.release_lock(lock)
+"""
+
+
+def test_two_cleans_at_once_one_reports_the_holder(case14: Path) -> None:
+    import ansible_collections.convox.volumes as package
+    collections = str(Path(package.__path__[0]).parent.parent.parent)
+    target = volume(case14)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER.format(collections=collections, lock=target.lock_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        before = tree_digest(case14 / "r1-a1")
+        with pytest.raises(LockHeld) as caught:
+            clean(target)
+        message = str(caught.value)
+        assert f"host {socket.gethostname()}, process {holder.pid}, since 20" in message
+        assert tree_digest(case14 / "r1-a1") == before
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert clean(target)["changed"] is True
+    assert not Path(target.lock_path).exists()
+
+
+def test_two_module_processes_at_once_never_both_delete(case14: Path, tmp_path: Path) -> None:
+    """Real concurrency: two processes race for the lock on the same volume; whatever the
+    interleaving, at most one deletes and any loser names the holder."""
+    import ansible_collections.convox.volumes as package
+    collections = str(Path(package.__path__[0]).parent.parent.parent)
+    data = case14 / "r1-a1/db/var/lib/postgresql/data"
+    for index in range(20):
+        make_tree(data, {f"d{index}/{n}": "x" for n in range(200)})
+    script = (f"import sys, json; sys.path.insert(0, {collections!r})\n"
+              "from ansible_collections.convox.volumes.plugins.module_utils import _clean\n"
+              f"v = _clean.resolve_target(target='rack', rack='r1', app='a1', service='db', "
+              f"path={PG!r}, root={str(case14)!r})\n"
+              "try:\n"
+              "    r = _clean.clean_volume(v, quarantine_it=False, recreate=True, "
+              "busy_timeout=1, lock_timeout=3600, check_mode=False)\n"
+              "    print(json.dumps({'changed': r['changed'], 'files': r['removed']['files']}))\n"
+              "except _clean.LockHeld as exc:\n"
+              "    print(json.dumps({'held': str(exc)}))\n")
+    runs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [json.loads(run.communicate(timeout=120)[0]) for run in runs]
+    deleted = [out for out in outputs if out.get("changed")]
+    assert len(deleted) == 1 and deleted[0]["files"] == 4002
+    for out in outputs:
+        if "held" in out:
+            assert "another clean holds the lock" in out["held"]
+        elif not out.get("changed"):
+            assert out == {"changed": False, "files": 0}
+
+
+@pytest.mark.parametrize("holder, stale", [
+    ({"host": "ip-10-0-1-5", "pid": 1, "since_epoch": time.time() - 7200}, True),
+    ({"host": "ip-10-0-1-5", "pid": 1, "since_epoch": time.time() - 60}, False),
+    ({"host": socket.gethostname(), "pid": 2 ** 22 + 7, "since_epoch": time.time()}, True),
+    ({"host": socket.gethostname(), "pid": os.getpid(), "since_epoch": time.time()}, False),
+    ({}, False),
+])
+def test_stale_lock_expiry(case14: Path, holder: dict[str, t.Any], stale: bool) -> None:
+    target = volume(case14)
+    lock_dir = Path(target.lock_path).parent
+    lock_dir.mkdir()
+    Path(target.lock_path).write_text(json.dumps(dict(holder, since="then")) if holder else "")
+    if stale:
+        result = clean(target, lock_timeout=3600)
+        assert result["changed"] is True
+        assert "replaced a stale lock" in result["warnings"][0]
+        assert not Path(target.lock_path).exists()
+    else:
+        with pytest.raises(LockHeld):
+            clean(target, lock_timeout=3600)
+        assert (case14 / "r1-a1/db/var/lib/postgresql/data/PG_VERSION").exists()
+
+
+def test_unreadable_lock_expires_by_file_age(case14: Path) -> None:
+    target = volume(case14)
+    Path(target.lock_path).parent.mkdir()
+    Path(target.lock_path).write_text("{half")
+    os.utime(target.lock_path, (time.time() - 100, time.time() - 100))
+    with pytest.raises(LockHeld, match="unknown holder"):
+        acquire_lock(target.lock_path, 1000, "test")
+    lock = acquire_lock(target.lock_path, 50, "test")
+    assert lock.replaced_stale == {}
+    release_lock(lock)
+    assert not Path(target.lock_path).exists()
+
+
+# --- quarantine and restore -------------------------------------------------------------------
+
+
+def test_quarantine_then_restore_round_trip(case14: Path) -> None:
+    data = case14 / "r1-a1/db/var/lib/postgresql/data"
+    before = tree_digest(data)
+    result = clean(volume(case14), quarantine_it=True)
+    trash = Path(result["quarantined_to"])
+    assert trash.parent == case14 / ".convox-trash"
+    assert trash.name.endswith("-r1-a1-db-var-lib-postgresql-data")
+    assert tree_digest(trash) == before
+    assert data.is_dir() and not any(data.iterdir())
+    record = json.loads(Path(f"{trash}.json").read_text())
+    assert record["host_path"] == str(data) and record["container_path"] == PG
+
+    assert clean(volume(case14), quarantine_it=True)["changed"] is False
+
+    restore(volume(case14), str(trash))
+    assert tree_digest(data) == before
+    assert not trash.exists() and Path(f"{trash}.restored.json").exists()
+
+
+def test_restore_refuses_a_volume_that_holds_anything(case14: Path) -> None:
+    result = clean(volume(case14), quarantine_it=True)
+    data = case14 / "r1-a1/db/var/lib/postgresql/data"
+    (data / "new").write_text("written since")
+    with pytest.raises(CleanError, match="holds 1 entries"):
+        restore(volume(case14), result["quarantined_to"])
+    assert (data / "new").read_text() == "written since"
+    assert Path(result["quarantined_to"], "PG_VERSION").exists()
+
+
+def test_two_quarantines_in_the_same_second_get_distinct_names(case14: Path) -> None:
+    first = clean(volume(case14), quarantine_it=True)["quarantined_to"]
+    (case14 / "r1-a1/db/var/lib/postgresql/data/again").write_text("1")
+    second = clean(volume(case14), quarantine_it=True)["quarantined_to"]
+    assert first != second and Path(first).is_dir() and Path(second, "again").exists()
+
+
+def test_trash_on_another_file_system_refuses_quarantine(tmp_path: Path,
+                                                         mounted: list[Path]) -> None:
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/x": "1"})
+    _mount_tmpfs(root / ".convox-trash")
+    mounted.append(root / ".convox-trash")
+    with pytest.raises(CleanError, match="another file system"):
+        clean(volume(root, "/data"), quarantine_it=True)
+    assert (root / "r1-a1/db/data/x").exists()
+
+
+def test_many_files_delete_in_parallel_directories(tmp_path: Path) -> None:
+    root = tmp_path / "volumes"
+    for index in range(12):
+        make_tree(root, {f"r1-a1/db/data/d{index}/s/{n}": "ab" for n in range(50)})
+    result = clean(volume(root, "/data"))
+    assert result["removed"] == {"files": 600, "directories": 24, "bytes": 1200}
+    assert list((root / "r1-a1/db/data").iterdir()) == []
+    shutil.rmtree(root)
