@@ -176,6 +176,8 @@ def _place(app: str, volume: ComposeVolume, *, target: str, rack: str | None, ro
                 "a path relative to the compose file has no meaning on a rack instance, where "
                 "the compose file is not: write an absolute host path, or use only the "
                 "container path to get a namespaced volume")
+        if project_dir:
+            project_dir = expand_home(project_dir, home, "project directory")
         host_path = resolve_relative(source, project_dir, "host path")
     else:
         host_path = expand_home(source, home, "host path")

@@ -134,6 +134,12 @@ def test_case3_refused(entry: t.Any, settings: dict, message: str) -> None:
     assert message in place_error([entry], project_dir="/srv/a1", **settings)
 
 
+def test_case3_project_dir_may_start_with_tilde() -> None:
+    [volume] = place(["./data:/data"], target="local", root="/v", home="/tmp/h",
+                     project_dir="~/src/a1")
+    assert volume["host_path"] == "/tmp/h/src/a1/data"
+
+
 def test_case3_relative_needs_project_dir() -> None:
     message = place_error(["./data:/data"], target="local", root="/v")
     assert "set 'project_dir'" in message
