@@ -46,7 +46,8 @@ def run_play(inventory: Path, prefix: list[str] | None = None) -> tuple[int, dic
     process = subprocess.run(
         (prefix or []) + [str(BIN / "ansible-playbook"), "-i", str(inventory),
                           str(CHECKOUT / "playbooks" / "mount.yml")],
-        capture_output=True, text=True, env=ansible_env(), cwd=CHECKOUT, timeout=900)
+        capture_output=True, text=True, env=ansible_env(), cwd=CHECKOUT, timeout=900,
+        check=False)
     try:
         return process.returncode, json.loads(process.stdout)
     except json.JSONDecodeError:
@@ -143,7 +144,8 @@ def namespace_with_moto(tmp_path: Path) -> t.Iterator[dict[str, t.Any]]:
                                     stdout=log, stderr=subprocess.STDOUT)
         probe = f"import urllib.request; urllib.request.urlopen('{endpoint}/moto-api/', timeout=1)"
         deadline = time.monotonic() + 60
-        while subprocess.run(inside + [PYTHON, "-c", probe], capture_output=True).returncode:
+        while subprocess.run(inside + [PYTHON, "-c", probe], capture_output=True,
+                             check=False).returncode:
             if moto.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"moto did not start: {(tmp_path / 'moto.log').read_text()}")
             time.sleep(0.5)
