@@ -2,7 +2,8 @@
 # ansible-test sanity and units for the collection (make sanity).
 #
 # ansible-test refuses a collection reached through a symbolic link, so the working tree is
-# copied to a real .../ansible_collections/convox/volumes path in a temporary directory first.
+# copied (rsync) to a real .../ansible_collections/convox/volumes path outside the checkout
+# first: $CONVOX_SANITY_WORK, default /var/tmp/convox-sanity.
 # `--python 3.11` keeps it away from pyenv's shims; `--venv` lets it build the virtual
 # environments it pins for each test from PyPI (cached under ~/.ansible/test between runs).
 set -euo pipefail
@@ -10,14 +11,15 @@ cd "$(dirname "$0")/.."
 checkout=$PWD
 bin=$checkout/.venv/bin
 
-work=$(mktemp -d -t convox-sanity.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+# A fixed place, so that ansible-test's own virtual environment (tests/output/.tmp) survives
+# between runs; the copy is brought up to date with rsync --delete.
+work=${CONVOX_SANITY_WORK:-/var/tmp/convox-sanity}
 collection=$work/ansible_collections/convox/volumes
 mkdir -p "$collection"
 
 # The files a built collection would hold, plus tests: no venv, no caches, no test output,
 # no .git (without it ansible-test checks every file in the copy).
-rsync -a \
+rsync -a --delete --filter='P /tests/output/' \
   --exclude=/.venv --exclude=/.collections --exclude=/.cache --exclude=/.git \
   --exclude=/.pytest_cache --exclude=__pycache__ --exclude='*.pyc' \
   --exclude=/tests/output --exclude=/tests/testbed/work --exclude=/build \
@@ -75,9 +77,6 @@ fi
 echo "sanity: ansible-test units took $((SECONDS - started)) s"
 
 if ((status != 0)); then
-  # Keep the reports: the temporary copy is removed on exit.
-  mkdir -p "$checkout/tests/output"
-  rsync -a "$collection/tests/output/" "$checkout/tests/output/" 2>/dev/null || true
-  echo "sanity: FAILED; reports copied to tests/output/"
+  echo "sanity: FAILED; reports in $collection/tests/output/"
 fi
 exit "$status"

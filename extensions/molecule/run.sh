@@ -9,7 +9,10 @@
 #    extensions/molecule/).
 #
 # Usage: extensions/molecule/run.sh [SCENARIO...]   (default: default local efs)
-# Environment: CONVOX_MOLECULE_WORK  engine state, image cache (default /var/tmp/convox-molecule)
+# Environment: CONVOX_MOLECULE_WORK  engine state and the efs scenario's bed
+#                                    (default /var/tmp/convox-molecule)
+#              CONVOX_TESTBED_NS, CONVOX_TESTBED_WORK  the bed the efs scenario brings up or
+#                                    reuses (default: namespace convox-molecule, $work/bed)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 checkout=$PWD
@@ -24,6 +27,10 @@ export ANSIBLE_COLLECTIONS_PATH=$checkout/.collections
 # ansible_collections), found through Python's path: Galaxy cannot be reached here.
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=true
 
+# The efs scenario's NFS test bed gets its own network namespace and work directory, so that it
+# never takes down a bed that someone else brought up (tests/testbed/ uses the defaults).
+export CONVOX_TESTBED_NS=${CONVOX_TESTBED_NS:-convox-molecule}
+export CONVOX_TESTBED_WORK=${CONVOX_TESTBED_WORK:-$work/bed}
 # Plain logs in CI.
 export NO_COLOR=1 PY_COLORS=0 ANSIBLE_NOCOLOR=1 ANSIBLE_FORCE_COLOR=0
 
