@@ -423,9 +423,22 @@ def _safe_directory(path: str, mode: int) -> None:
         raise CleanError(f"{path} is a {_kind(info.st_mode)}, not a directory: move it away")
 
 
+ROOT_SQUASH_HINT = ("On NFS this is root squashing: the server treats root as an unprivileged "
+                    "user. On EFS, root needs the elasticfilesystem:ClientRootAccess "
+                    "permission (file system policy or IAM mount), or run as the files' owner.")
+
+
 def acquire_lock(lock_path: str, lock_timeout: float, purpose: str) -> LockInfo:
     """Create the lock file exclusively; a lock older than lock_timeout, or left by a process
     of this host that no longer exists, is stale and replaced. Raises LockHeld otherwise."""
+    try:
+        return _acquire_lock(lock_path, lock_timeout, purpose)
+    except PermissionError as exc:
+        raise CleanError(f"cannot create the lock {lock_path}: {exc.strerror}. "
+                         f"{ROOT_SQUASH_HINT} Nothing was deleted.") from exc
+
+
+def _acquire_lock(lock_path: str, lock_timeout: float, purpose: str) -> LockInfo:
     _safe_directory(posixpath.dirname(lock_path), 0o755)
     replaced: dict[str, t.Any] | None = None
     for _attempt in range(5):
@@ -629,11 +642,8 @@ def explain_failure(volume: VolumeTarget, result: DeleteResult, remaining: Surve
                      f"'convox scale {volume.service} --count 0'), then run the clean again.")
     if codes & PERMISSION_ERRNOS:
         parts.append(f"Permission denied on {example_where} ({example_text}) on a {fstype} "
-                     f"file system. On NFS this is root squashing: the server treats root as "
-                     f"an unprivileged user. On EFS, root needs the "
-                     f"elasticfilesystem:ClientRootAccess permission (file system policy or "
-                     f"IAM mount), or run the clean as the files' owner. On a local file system "
-                     f"look for the immutable attribute (lsattr).")
+                     f"file system. {ROOT_SQUASH_HINT} On a local file system look for the "
+                     f"immutable attribute (lsattr).")
     other = [(where, text) for where, code, text in result.errors
              if code not in BUSY_ERRNOS | PERMISSION_ERRNOS]
     if other:
@@ -784,7 +794,11 @@ def clean_volume(volume: VolumeTarget, *, quarantine_it: bool, recreate: bool,
                                   f"{describe_holder(lock.replaced_stale)}"]
     try:
         if quarantine_it and not check_mode:
-            return _quarantine_step(volume, disk, recreate, result, log)
+            try:
+                return _quarantine_step(volume, disk, recreate, result, log)
+            except PermissionError as exc:
+                raise CleanError(f"cannot move {volume.host_path} to the trash: {exc}. "
+                                 f"{ROOT_SQUASH_HINT}") from exc
         found = survey(volume.host_path, device)
         if found.other_devices:
             raise CleanError(f"{', '.join(found.other_devices)} is on another file system than "
