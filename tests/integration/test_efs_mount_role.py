@@ -168,6 +168,9 @@ def test_discovery_once_per_rack_and_each_instance_uses_its_az(
         "r1-b": {"convox_rack": "r1", "ec2_availability_zone": "us-east-1b"},
         "r2-x": {"convox_rack": "r2"},  # AZ from the metadata service: us-east-1a
         "r3-a": {"convox_rack": "r3", "ec2_availability_zone": "us-east-1a"},  # no file system
+        # TLS on Debian (this host): amazon-efs-utils has no Debian package.
+        "r1-tls": {"convox_rack": "r1", "ec2_availability_zone": "us-east-1a",
+                   "efs_mount_tls": True, "efs_mount_state": "mounted"},
     }
     for name, host in instances.items():
         (tmp_path / name).mkdir()
@@ -191,6 +194,11 @@ def test_discovery_once_per_rack_and_each_instance_uses_its_az(
     assert "no EFS file system in us-east-1 has the tag Rack=r3" in failure["r3-a"].get("msg", ""), (
         failure)
     assert set(first["stats"]["r3-a"].items()) >= {("failures", 1)}
+    if Path("/etc/debian_version").exists():
+        tls = task_results(first, "Explain that amazon-efs-utils has no Debian package")
+        assert "Debian and Ubuntu do not package" in tls["r1-tls"]["msg"], tls
+        assert not (tmp_path / "r1-tls" / "volumes").exists()
+        assert (tmp_path / "r1-tls" / "fstab").read_text() == "UUID=0a1b / ext4 defaults 0 1\n"
     expected = {"r1-a": "10.0.1.25", "r1-b": "10.0.2.25", "r2-x": "10.0.1.26"}
     for name, address in expected.items():
         fstab = (tmp_path / name / "fstab").read_text()
@@ -198,7 +206,7 @@ def test_discovery_once_per_rack_and_each_instance_uses_its_az(
                          f"{address}:/ {tmp_path / name / 'volumes'} nfs4 {OPTIONS} 0 0\n")
         assert first["stats"][name]["failures"] == 0
 
-    del instances["r3-a"]
+    del instances["r3-a"], instances["r1-tls"]
     inventory.write_text(json.dumps({"all": {"hosts": instances, "vars": json.loads(
         inventory.read_text())["all"]["vars"]}}))
     rc, second = run_play(inventory, namespace_with_moto["inside"])
