@@ -8,6 +8,7 @@ import typing as t
 from contextlib import redirect_stdout
 
 import pytest
+from ansible.module_utils import _internal as module_side
 from ansible.module_utils.testing import patch_module_args
 
 
@@ -17,9 +18,14 @@ def _run(module: t.Any, args: dict[str, t.Any], check_mode: bool = False,
     full_args["_ansible_check_mode"] = check_mode
     full_args["_ansible_diff"] = diff
     output = io.StringIO()
-    with patch_module_args(full_args), redirect_stdout(output):
-        with pytest.raises(SystemExit):
-            module.main()
+    # Run as a module does on a host: once a test in this process has imported controller
+    # code (an inventory or filter plugin), ansible-core would send module warnings to the
+    # controller's display instead of the result, where these tests read them.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(module_side, "is_controller", False)
+        with patch_module_args(full_args), redirect_stdout(output):
+            with pytest.raises(SystemExit):
+                module.main()
     text = output.getvalue()
     return json.loads(text[text.index("{"):])
 

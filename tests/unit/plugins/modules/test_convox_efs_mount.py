@@ -10,7 +10,6 @@ import typing as t
 from pathlib import Path
 
 import pytest
-from ansible.module_utils import _internal as ansible_internal
 
 from ansible_collections.convox.volumes.plugins.modules import convox_efs_mount
 
@@ -22,13 +21,6 @@ LINE_OPTIONS = ("nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=
                 "_netdev,nofail")
 Run = t.Callable[..., dict[str, t.Any]]
 
-
-@pytest.fixture(autouse=True)
-def module_side(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run as a module does on a host: once a test in this process has imported controller
-    code (an inventory or filter plugin), ansible-core sends module warnings to the
-    controller's display instead of the result; these tests read them from the result."""
-    monkeypatch.setattr(ansible_internal, "is_controller", False)
 
 
 @pytest.fixture
