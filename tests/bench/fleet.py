@@ -106,6 +106,9 @@ def make_rack(url: str, size: int) -> dict[str, list[str]]:
     stopped = launch(1, "us-east-1a", RACK)
     ec2.stop_instances(InstanceIds=stopped)
     fleet["noise"] = stopped + launch(1, "us-east-1b", "other")
+    # moto_server waits for open client connections before it stops.
+    ec2.close()
+    efs.close()
     return fleet
 
 
@@ -113,6 +116,7 @@ def mount_target_ips(url: str) -> dict[str, str]:
     efs = boto3.client("efs", region_name=REGION, endpoint_url=url)
     file_system_id = efs.describe_file_systems()["FileSystems"][0]["FileSystemId"]
     targets = efs.describe_mount_targets(FileSystemId=file_system_id)["MountTargets"]
+    efs.close()
     return {target["AvailabilityZoneName"]: target["IpAddress"] for target in targets}
 
 
@@ -240,28 +244,35 @@ def main() -> None:
                       ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_NOCOLOR="1")
     workdir = Path(tempfile.mkdtemp(prefix="convox-bench-fleet."))
     process, url = start_moto(workdir)
+    print(f"Fleet provisioning: playbooks/provision.yml over the convox.volumes.rack "
+          f"inventory, {len(APPS)} apps, forks={args.forks}, moto on loopback", flush=True)
+    print(f"{'N':>4} {'AWS requests':>13} {'wall s':>8} {'s/host':>7}  requests by operation",
+          flush=True)
+    runs = []
     try:
-        runs = [run_once(url, workdir, size, args.forks) for size in sizes]
+        for size in sizes:
+            run = run_once(url, workdir, size, args.forks)
+            runs.append(run)
+            operations = ", ".join(f"{name} {count}"
+                                   for name, count in sorted(run["operations"].items()))
+            print(f"{size:>4} {sum(run['operations'].values()):>13} {run['wall']:>8.1f} "
+                  f"{run['wall'] / size:>7.2f}  {operations}", flush=True)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
         if args.keep:
             print(f"work directory kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    print(f"\nFleet provisioning: playbooks/provision.yml over the convox.volumes.rack "
-          f"inventory, {len(APPS)} apps, forks={args.forks}, moto on loopback")
-    print(f"{'N':>4} {'AWS requests':>13} {'wall s':>8} {'s/host':>7}  requests by operation")
-    for run in runs:
-        operations = ", ".join(f"{name} {count}"
-                               for name, count in sorted(run["operations"].items()))
-        total = sum(run["operations"].values())
-        print(f"{run['size']:>4} {total:>13} {run['wall']:>8.1f} "
-              f"{run['wall'] / run['size']:>7.2f}  {operations}")
     first, last = runs[0], runs[-1]
+    requests = [sum(run["operations"].values()) for run in (first, last)]
     print(f"N x{last['size'] / first['size']:g}: AWS requests "
-          f"x{sum(last['operations'].values()) / max(1, sum(first['operations'].values())):.2f}, "
+          f"x{requests[1] / max(1, requests[0]):.2f}, "
           f"wall time x{last['wall'] / first['wall']:.2f}")
 
 
