@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: contributors to the convox.volumes collection
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ description:
   - Any configuration error (no racks, an unknown option, credentials AWS refuses) fails the
     inventory source with one message that names the option and the fix.
 author:
-  - contributors to the convox.volumes collection
+  - convox.volumes contributors (@convox-volumes)
 extends_documentation_fragment:
   - constructed
   - inventory_cache

@@ -110,7 +110,8 @@ class Listing(t.NamedTuple):
 def list_inventory(source: Path, *extra_args: str, **env: str | None) -> Listing:
     result = subprocess.run(
         [str(BIN / "ansible-inventory"), "-i", str(source), "--list", *extra_args],
-        capture_output=True, text=True, env=_env(**env), cwd=CHECKOUT, timeout=120)
+        capture_output=True, text=True, env=_env(**env), cwd=CHECKOUT, timeout=120,
+        check=False)
     if result.returncode != 0:
         return Listing(result.returncode, {}, {}, result.stderr)
     data = _unwrap(json.loads(result.stdout))
@@ -255,9 +256,8 @@ keyed_groups:
     }
 
 
-def test_cache_serves_the_last_listing_until_flushed(fleet: dict, moto: str,
-                                                    ec2: t.Callable[..., t.Any],
-                                                    tmp_path: Path) -> None:
+def test_cache_serves_the_last_listing_until_flushed(
+        fleet: dict, moto: str, ec2: t.Callable[..., t.Any], tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
     config = write_config(tmp_path, f"""racks: [prod]
 regions: [us-east-1]
@@ -454,7 +454,7 @@ def namespace(tmp_path: Path) -> t.Iterator[dict[str, t.Any]]:
         probe = f"import urllib.request; urllib.request.urlopen('{endpoint}/moto-api/', timeout=1)"
         deadline = time.monotonic() + 60
         while subprocess.run(inside + [sys.executable, "-c", probe],
-                             capture_output=True).returncode:
+                             capture_output=True, check=False).returncode:
             if moto.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"moto did not start: {(tmp_path / 'moto.log').read_text()}")
             time.sleep(0.5)
@@ -516,7 +516,8 @@ def _provision(namespace: dict[str, t.Any], directory: Path,
         namespace["inside"] + [str(BIN / "ansible-playbook"), "-i", str(config), "-f", "10",
                                "-e", f"@{variables}",
                                str(CHECKOUT / "playbooks" / "provision.yml")],
-        capture_output=True, text=True, env=_env(**FAKE_AWS), cwd=CHECKOUT, timeout=900)
+        capture_output=True, text=True, env=_env(**FAKE_AWS), cwd=CHECKOUT, timeout=900,
+        check=False)
     _moto_api(namespace, "recorder/stop-recording")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     recording = _moto_api(namespace, "recorder/download-recording").splitlines()
