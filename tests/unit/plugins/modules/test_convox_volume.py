@@ -208,11 +208,7 @@ def test_owner_and_group_apply_to_created_directories(run_module: RunModule,
     assert root.stat().st_uid == 0  # existed before: untouched
 
 
-def test_named_volumes(run_module: RunModule, tmp_path: Path,
-                       monkeypatch: pytest.MonkeyPatch) -> None:
-    # Once controller code is imported in this process (the filter tests import
-    # ansible.errors), module warnings go to the controller's display instead of the result.
-    monkeypatch.setattr("ansible.module_utils._internal.is_controller", False)
+def test_named_volumes(run_module: RunModule, tmp_path: Path) -> None:
     compose = {"services": {"db": {"volumes": ["dbdata:/var/lib/mysql"]}},
                "volumes": {"dbdata": {}}}
     skipped = run_module(convox_volume, {"rack": "r1", "app": "a1", "root": str(tmp_path),
