@@ -615,8 +615,18 @@ def apply(module: AnsibleModule, settings: dict[str, t.Any], plan: dict[str, t.A
 
 # ---------------------------------------------------------------- main
 
+class MountModule(AnsibleModule):
+    """AnsibleModule without the file details that exit_json and fail_json add for a
+    returned 'path': they come from stat() of the mount point in this process, and on a
+    dead NFS mount that stat blocks until the server returns, which would turn a liveness
+    check that timed out into a task that hangs."""
+
+    def add_path_info(self, kwargs: dict[str, t.Any]) -> dict[str, t.Any]:
+        return kwargs
+
+
 def main() -> None:
-    module = AnsibleModule(
+    module = MountModule(
         argument_spec=dict(
             file_system_id=dict(type="str", default=""),
             supported=dict(type="bool", default=True),
