@@ -4,3 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash tests/bench/layout.sh
 bash tests/bench/fleet.sh
+bash tests/bench/clean.sh
+bash tests/bench/mount.sh

@@ -13,6 +13,7 @@
 # Parts (all addresses live in the network namespace $NS, which only this script creates;
 # the one exception is moto on 127.0.0.1 in the host, for discovery on the controller):
 #   bridge br0        10.77.1.10/24 (us-east-1a) and 10.77.2.10/24 (us-east-1b): the NFS server
+#                     (also 10.77.1.11/24: the same server under another us-east-1a address)
 #   nfs-ganesha       NFSv4.0-4.2, export "/" of $WORK/export, no root squash, port 2049;
 #                     a second one exports $WORK/export-squash as "/" with root squash on port
 #                     2050 (EFS without ClientRootAccess)
@@ -45,6 +46,8 @@ ZONES=(
   "us-east-1b 10.77.2.0/24 10.77.2.10 guest-b 10.77.2.21 52:54:00:77:02:21"
 )
 PREFIX=24
+# A second address of the NFS server in us-east-1a, for tests of a mount target that moves.
+ALTERNATE_SERVER=10.77.1.11
 
 log() { printf 'bed: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -89,6 +92,7 @@ network_up() {
     in_ns ip link set "tap-$guest" master br0
     in_ns ip link set "tap-$guest" up
   done
+  in_ns ip address replace "$ALTERNATE_SERVER/$PREFIX" dev br0
   in_ns ip link set br0 up
 }
 
@@ -279,6 +283,7 @@ write_inventory() {
   fs_id=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["file_system_id"])' \
     "$WORK/aws.json")
   {
+    echo "---"
     echo "# Written by tests/testbed/bed.sh up; rewritten on every run."
     echo "all:"
     echo "  vars:"
@@ -288,6 +293,8 @@ write_inventory() {
     echo "    convox_testbed_region: us-east-1"
     echo "    convox_testbed_file_system_id: $fs_id"
     echo "    convox_testbed_export: $WORK/export"
+    echo "    convox_testbed_alternate_server: $ALTERNATE_SERVER"
+    echo "    convox_testbed_squash_port: 2050"
     echo "    convox_testbed_nfs_servers:"
     for row in "${ZONES[@]}"; do
       read -r zone cidr server guest address mac <<<"$row"
@@ -298,6 +305,7 @@ write_inventory() {
     echo "      vars:"
     echo "        ansible_user: root"
     echo "        ansible_python_interpreter: /usr/bin/python3"
+    echo "        ansible_pipelining: true"
     echo "        ansible_ssh_private_key_file: $WORK/id_ed25519"
     echo "        ansible_ssh_common_args: >-"
     echo "          -o 'ProxyCommand=ip netns exec $NS nc %h %p'"

@@ -12,7 +12,7 @@ Fixtures:
   run_on_guest       run_on_guest(name, command, timeout=60, check=True) -> CompletedProcess:
                      a shell command on a guest as root, over SSH
   ansible_playbook   ansible_playbook(playbook, extra_vars=None, limit=None, check=False,
-                     diff=False, timeout=900, env=None, args=()) -> PlaybookRun (rc, stdout,
+                     diff=False, timeout=300, env=None, args=()) -> PlaybookRun (rc, stdout,
                      stderr, tasks, stats; see the class) against the bed's inventory, with
                      AWS pointed at the bed's moto
   nfs_server         the main NFS server: .stop(), .start(), .stopped() (a context manager
@@ -21,9 +21,12 @@ Fixtures:
                      from fstab on both guests, the export empty, the NFS server running
 
 Guest names are `bed.guests` (guest-a in us-east-1a, guest-b in us-east-1b); `bed.server_ip`
-maps each AZ to the NFS server's address in that AZ's subnet; `bed.export` is the exported
-directory on this host (what `/` of the file system holds); `bed.file_system_id` is the
-file system moto describes for the rack `bed.rack`.
+maps each AZ to the NFS server's address in that AZ's subnet (`bed.alternate_server_ip` is
+one more address of the same server in us-east-1a); `bed.export` is the exported directory on
+this host (what `/` of the file system holds); `bed.file_system_id` is the file system moto
+describes for the rack `bed.rack`; `bed.squash_port` is the port of a second NFS server that
+exports another directory as `/` with root squashing (EFS without ClientRootAccess; mount it
+with the option `port=<squash_port>`).
 """
 from __future__ import annotations
 
@@ -68,8 +71,8 @@ class PlaybookRun:
     """One ansible-playbook run: its exit code, output and every task result.
 
     `tasks` holds one dict per host and task: host, task (name), action, status (ok, changed,
-    failed, ignored, skipped, unreachable), changed, duration (seconds) and result (the
-    module's return values). `stats` is the play recap per host (ok, changed, failures, ...).
+    failed, ignored, skipped, unreachable), changed, duration (seconds), warnings (text) and
+    result (the module's return values). `stats` is the play recap per host (ok, changed, failures, ...).
     """
     rc: int
     stdout: str
@@ -147,6 +150,8 @@ class Bed:
         self.file_system_id: str = variables["convox_testbed_file_system_id"]
         self.server_ip: dict[str, str] = dict(variables["convox_testbed_nfs_servers"])
         self.export = Path(variables["convox_testbed_export"])
+        self.alternate_server_ip: str = variables["convox_testbed_alternate_server"]
+        self.squash_port: int = int(variables["convox_testbed_squash_port"])
         self.private_key = Path(rack["vars"]["ansible_ssh_private_key_file"])
         self.guests: dict[str, Guest] = {
             name: Guest(name, host["ansible_host"], host["ec2_availability_zone"])
@@ -194,7 +199,7 @@ class Bed:
 
     def reset_guest(self, name: str, mount_point: str = MOUNT_POINT) -> None:
         """Unmount `mount_point` (however often it is stacked), drop its fstab line, and
-        leave it an empty local directory."""
+        leave it an empty local directory (copies set aside by migrate_local go too)."""
         quoted = shlex.quote(mount_point)
         script = f"""
             set -e
@@ -205,14 +210,14 @@ class Bed:
             if mountpoint -q {quoted}; then echo "still mounted" >&2; exit 1; fi
             awk -v mp={quoted} '$2 != mp' /etc/fstab >/etc/fstab.new
             cat /etc/fstab.new >/etc/fstab && rm -f /etc/fstab.new
-            rm -rf {quoted}
+            rm -rf {quoted} {quoted}.local-*
             mkdir -p {quoted}
         """
         self.run_on_guest(name, script, timeout=120)
 
     def ansible_playbook(self, playbook: str | Path, extra_vars: dict[str, t.Any] | None = None,
                          limit: str | None = None, check: bool = False, diff: bool = False,
-                         timeout: float = 900, env: dict[str, str] | None = None,
+                         timeout: float = 300, env: dict[str, str] | None = None,
                          args: t.Sequence[str] = ()) -> PlaybookRun:
         """Run ansible-playbook from the checkout against the bed's inventory."""
         playbook = Path(playbook)
@@ -239,6 +244,7 @@ class Bed:
                 "ANSIBLE_CALLBACK_PLUGINS": str(HERE / "callback_plugins"),
                 "ANSIBLE_CALLBACKS_ENABLED": "record_results",
                 "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_PIPELINING": "1",
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.work / "run" / "cp"),
                 "CONVOX_RESULTS_FILE": str(results_file),
                 **(env or {}),

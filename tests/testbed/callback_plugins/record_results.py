@@ -5,7 +5,8 @@
 Enabled by the test bed's fixtures (tests/testbed/conftest.py) with
 ANSIBLE_CALLBACK_PLUGINS=tests/testbed/callback_plugins, ANSIBLE_CALLBACKS_ENABLED=
 record_results and CONVOX_RESULTS_FILE=<path>. The file holds {"tasks": [...], "stats":
-{...}}: one entry per host and task with its status, duration and the module's result.
+{...}}: one entry per host and task with its status, duration, warnings and the module's
+result.
 """
 from __future__ import annotations
 
@@ -54,8 +55,21 @@ class CallbackModule(CallbackBase):
             "status": status,
             "changed": bool(payload.get("changed")),
             "duration": None if started is None else time.monotonic() - started,
+            "warnings": self._warnings(result),
             "result": payload,
         })
+
+    @staticmethod
+    def _warnings(result: t.Any) -> list[str]:
+        """The task's warnings as text (ansible-core 2.19 keeps them beside the result)."""
+        found = getattr(result, "warnings", None)
+        if found is None:
+            found = result._result.get("warnings") or []
+        texts = []
+        for warning in found:
+            event = getattr(warning, "event", None)
+            texts.append(str(getattr(event, "msg", None) or warning))
+        return texts
 
     def _clean(self, result: dict[str, t.Any]) -> dict[str, t.Any]:
         try:
