@@ -20,6 +20,7 @@ FSTAB_ONLY_OPTIONS = frozenset({
 
 _OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 _NEEDS_ESCAPE = re.compile(r"[ \t\n\\]")
+_LINE = re.compile(r"[^\n]*\n|[^\n]+$")
 
 
 class FstabError(ValueError):
@@ -90,11 +91,26 @@ def parse_line(line: str, line_number: int) -> FstabEntry | None:
                       raw=line)
 
 
+def split_lines(text: str) -> list[str]:
+    """The lines of an fstab with their endings, split at '\\n' only, as mount(8) reads it.
+
+    str.splitlines() would also split at form feeds, U+2028 and other characters that can
+    sit inside a comment, which would turn half a comment into a broken entry.
+    """
+    return _LINE.findall(text)
+
+
+def _line_ending(text: str) -> str:
+    """The ending of the file's last ended line: '\\r\\n' in a file written on Windows."""
+    last = text.rfind("\n")
+    return "\r\n" if last > 0 and text[last - 1] == "\r" else "\n"
+
+
 def entries(text: str) -> list[FstabEntry]:
     """Every active entry of an fstab, in order."""
     found = []
-    for number, line in enumerate(text.splitlines(), start=1):
-        entry = parse_line(line, number)
+    for number, line in enumerate(split_lines(text), start=1):
+        entry = parse_line(line.rstrip("\r\n"), number)
         if entry is not None:
             found.append(entry)
     return found
@@ -141,7 +157,7 @@ def update(text: str, mount_point: str, wanted_line: str | None) -> str:
     drop = {entry.line_number for entry in current}
     replace_at = min(drop) if drop and wanted_line is not None else None
 
-    lines = text.splitlines(keepends=True)
+    lines = split_lines(text)
     out = []
     for number, line in enumerate(lines, start=1):
         if number == replace_at:
@@ -150,7 +166,8 @@ def update(text: str, mount_point: str, wanted_line: str | None) -> str:
         elif number not in drop:
             out.append(line)
     if wanted_line is not None and replace_at is None:
+        ending = _line_ending(text)
         if out and not out[-1].endswith("\n"):
-            out[-1] += "\n"
-        out.append(wanted_line + "\n")
+            out[-1] += ending
+        out.append(wanted_line + ending)
     return "".join(out)

@@ -113,3 +113,35 @@ def test_options_that_cannot_be_written_are_refused(option: str) -> None:
 ])
 def test_fstab_only_options(option: str, fstab_only: bool) -> None:
     assert _fstab.is_fstab_only(option) is fstab_only
+
+
+@pytest.mark.parametrize("others", [
+    pytest.param("UUID=0a1b\t/\text4\terrors=remount-ro\t0\t1\n", id="tabs-and-uuid"),
+    pytest.param("LABEL=data /data ext4 defaults 0 2\n", id="label"),
+    pytest.param("/dev/sdb1 /mnt/my\\040disk ext4 defaults 0 2\n", id="escaped-space"),
+    pytest.param("# 10.0.9.9:/ /volumes nfs4 defaults 0 0\n", id="commented-out-volumes"),
+    pytest.param("# page\x0cbreak and a line\u2028separator in a comment\n", id="odd-breaks"),
+    pytest.param("# caf\u00e9 \x85 next-line character\n", id="nel-in-comment"),
+])
+def test_other_lines_of_any_shape_stay_byte_identical(others: str) -> None:
+    existing = "10.0.1.25:/ /volumes nfs4 defaults 0 0\n"
+    for text in (others + existing, existing + others, others):
+        updated = _fstab.update(text, "/volumes", WANTED)
+        assert [entry.raw for entry in _fstab.entries_for(updated, "/volumes")] == [WANTED]
+        assert updated.replace(WANTED + "\n", "") == text.replace(existing, "")
+        assert _fstab.update(updated, "/volumes", None) == text.replace(existing, "")
+
+
+@pytest.mark.parametrize("text, expected", [
+    pytest.param("UUID=0a1b / ext4 defaults 0 1\r\n",
+                 "UUID=0a1b / ext4 defaults 0 1\r\n" + WANTED + "\r\n", id="crlf-append"),
+    pytest.param("UUID=0a1b / ext4 defaults 0 1\r\nLABEL=x /x ext4 defaults 0 2",
+                 "UUID=0a1b / ext4 defaults 0 1\r\nLABEL=x /x ext4 defaults 0 2\r\n"
+                 + WANTED + "\r\n", id="crlf-no-final-newline"),
+    pytest.param("a:/ /volumes nfs4 defaults 0 0\r\n# end\r\n",
+                 WANTED + "\r\n# end\r\n", id="crlf-replace"),
+])
+def test_windows_line_endings_are_kept(text: str, expected: str) -> None:
+    assert _fstab.update(text, "/volumes", WANTED) == expected
+    assert _fstab.update(expected, "/volumes", WANTED) == expected
+
