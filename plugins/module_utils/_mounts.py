@@ -41,6 +41,16 @@ _SHOWN_WHEN_SET = {"noresvport": "noresvport", "resvport": None, "noac": "noac",
                    "sharecache": None, "nordirplus": "nordirplus", "rdirplus": None}
 # What the kernel shows when an option is not asked for.
 _KERNEL_DEFAULTS = {"recovery": "hard", "access": "rw"}
+# Value options the kernel leaves out of the mount table while they hold their default:
+# a missing value means this one. A value option that is missing and not listed here
+# (mountport on NFSv4, for example) cannot be checked, and is never a reason to remount.
+_HIDDEN_DEFAULTS = {"acregmin": "3", "acregmax": "60", "acdirmin": "30", "acdirmax": "60",
+                    "port": "2049", "lookupcache": "all", "nconnect": "1"}
+# Other spellings of a value, as the kernel shows it.
+_SHOWN_AS = {("lookupcache", "positive"): "pos"}
+# Sizes the kernel rounds down to whole pages and the server may lower to its own maximum:
+# a live value below the wanted one is what that request gave.
+_NEGOTIATED = ("rsize", "wsize")
 
 
 class MountTableError(ValueError):
@@ -73,7 +83,7 @@ def parse_mountinfo(text: str) -> list[MountEntry]:
     """Entries of /proc/self/mountinfo, in the kernel's order (a later entry on the same
     mount point is stacked on the earlier one)."""
     found = []
-    for line in text.splitlines():
+    for line in text.split("\n"):
         fields = line.split(" ")
         if "-" not in fields or len(fields) < 7:
             continue
@@ -117,7 +127,8 @@ def _option_pairs(options: t.Iterable[str]) -> dict[str, str]:
     for option in options:
         name, value = option.partition("=")[::2]
         if name in _VALUE_OPTIONS and value:
-            pairs[_VALUE_OPTIONS[name]] = value
+            shown = _VALUE_OPTIONS[name]
+            pairs[shown] = _SHOWN_AS.get((shown, value), value)
         elif name in _FLAG_GROUPS:
             group, shown = _FLAG_GROUPS[name]
             pairs[group] = shown
@@ -133,24 +144,41 @@ def _same_version(wanted: str, live: str) -> bool:
     return wanted == live
 
 
-def option_differences(wanted: t.Iterable[str], live: t.Iterable[str]) -> list[str]:
+def _lowered_by_negotiation(name: str, want: str, have: str,
+                            asked_before: dict[str, str]) -> bool:
+    """True when a live rsize/wsize below the wanted one is what asking for the wanted value
+    gave: the mount was asked for the same value (or nothing is known about how it was asked,
+    as for a mount made by hand)."""
+    if name not in _NEGOTIATED or not (want.isdigit() and have.isdigit()):
+        return False
+    return int(have) < int(want) and asked_before.get(name, want) == want
+
+
+def option_differences(wanted: t.Iterable[str], live: t.Iterable[str],
+                       asked_before: t.Iterable[str] = ()) -> list[str]:
     """How the live mount's options differ from the wanted ones, as readable strings such as
     'timeo: live 600, wanted 300'. Empty when they agree.
 
     Options in any order are the same. Options that only live in fstab (_netdev, nofail...)
     and options the kernel does not show are ignored: they can never cause a remount.
+    `asked_before` are the options the live mount was asked for (its fstab line): an rsize or
+    wsize the server lowered is no difference while the wanted value is the one asked for.
     """
     wanted_list = [option for option in wanted if not is_fstab_only(option)]
     wanted_pairs = _option_pairs(wanted_list)
     live_pairs = _option_pairs(live)
+    before_pairs = _option_pairs(asked_before)
     for group, default in _KERNEL_DEFAULTS.items():
         wanted_pairs.setdefault(group, default)
     differences = []
     for name in sorted(set(wanted_pairs) | set(live_pairs)):
         want = wanted_pairs.get(name)
-        have = live_pairs.get(name)
-        if name in _VALUE_OPTIONS.values() and want is None:
-            continue  # not asked for: whatever the kernel chose is fine
+        have = live_pairs.get(name, _HIDDEN_DEFAULTS.get(name))
+        if name in _VALUE_OPTIONS.values() and (want is None or have is None):
+            continue  # not asked for, or not shown: nothing to compare
+        if want is not None and have is not None and _lowered_by_negotiation(
+                name, want, have, before_pairs):
+            continue
         if name == "vers" and want is not None and have is not None:
             if not _same_version(want, have):
                 differences.append(f"vers: live {have}, wanted {want}")

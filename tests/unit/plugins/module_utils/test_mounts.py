@@ -107,3 +107,45 @@ def test_unverifiable_options_are_named() -> None:
 def test_read_mountinfo_of_this_process() -> None:
     table = _mounts.read_mountinfo()
     assert any(entry.mount_point == "/" for entry in table)
+
+
+@pytest.mark.parametrize("user_options, expected", [
+    pytest.param({"acregmin": 3, "acdirmax": 60}, [], id="kernel-default-not-shown"),
+    pytest.param({"acregmin": 10}, ["acregmin: live 3, wanted 10"], id="hidden-default-changed"),
+    pytest.param({"lookupcache": "all"}, [], id="lookupcache-all-not-shown"),
+    pytest.param({"lookupcache": "positive"}, ["lookupcache: live all, wanted pos"],
+                 id="lookupcache-positive-shown-as-pos"),
+    pytest.param({"port": 2049, "nconnect": 1}, [], id="port-and-nconnect-defaults"),
+    pytest.param({"mountport": 635}, [], id="value-never-shown-on-v4"),
+    pytest.param({"sec": "sys", "proto": "tcp", "local_lock": "none"}, [],
+                 id="shown-values-equal"),
+])
+def test_values_the_kernel_hides_at_their_default(user_options: dict,
+                                                  expected: list[str]) -> None:
+    """Linux leaves acregmin, lookupcache=all, port=2049... out of the mount table: asking
+    for the default must not remount on every run, asking for another value must."""
+    assert _mounts.option_differences(_efs.merge_options(user_options), live_options()) \
+        == expected
+
+
+LOWERED = NFS.replace("rsize=1048576,wsize=1048576", "rsize=262144,wsize=1044480")
+
+
+@pytest.mark.parametrize("live_line, asked_before, expected", [
+    pytest.param(LOWERED, WANTED, [], id="server-lowered-the-asked-sizes"),
+    pytest.param(LOWERED, (), [], id="mounted-by-hand-nothing-known"),
+    pytest.param(LOWERED, ["rsize=65536", "wsize=65536"],
+                 ["rsize: live 262144, wanted 1048576", "wsize: live 1044480, wanted 1048576"],
+                 id="asked-for-less-before-so-a-raise-remounts"),
+    pytest.param(NFS, ["rsize=65536"], [], id="live-equal-to-wanted"),
+])
+def test_rsize_and_wsize_lowered_by_the_server(live_line: str, asked_before: list[str],
+                                               expected: list[str]) -> None:
+    assert _mounts.option_differences(WANTED, live_options(live_line), asked_before) \
+        == expected
+
+
+def test_a_bigger_live_size_than_wanted_always_remounts() -> None:
+    wanted = _efs.merge_options({"rsize": 65536})
+    assert _mounts.option_differences(wanted, live_options(), wanted) == [
+        "rsize: live 1048576, wanted 65536"]
