@@ -57,8 +57,13 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        # moto_server ignores SIGTERM while a client still holds a keep-alive connection.
         process.terminate()
-        process.wait(timeout=10)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
 
 
 @pytest.fixture
