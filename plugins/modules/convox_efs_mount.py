@@ -176,8 +176,12 @@ notes:
     unmounts and mounts again.
   - With O(tls), the kernel shows the local TLS tunnel (C(127.0.0.1)) as the source, so only
     the path of the source can be compared with the live mount.
-  - V(rsize) and V(wsize) are compared exactly; a server that offers less than asked gives a
-    remount on every run.
+  - The kernel rounds V(rsize) and V(wsize) down to whole pages and the server may lower them
+    to its maximum, so a live value below the wanted one is no change while the fstab line
+    asks for the wanted value (or there is no fstab line); a live value above it, or a wanted
+    value that differs from the fstab line's, remounts.
+  - Options the kernel hides at their default value (V(acregmin=3), V(lookupcache=all),
+    V(port=2049), ...) compare as that default; options it never shows are not compared.
 requirements:
   - The NFS client (C(nfs-common) or C(nfs-utils)); C(amazon-efs-utils) for O(tls).
 seealso:
@@ -458,8 +462,10 @@ def describe_mount(entry: _mounts.MountEntry | None) -> str:
 
 
 def plan_mount(module: AnsibleModule, settings: dict[str, t.Any], source: str | None,
-               current: _mounts.MountEntry | None) -> dict[str, t.Any]:
-    """What to do with the live mount: unmount, mount, both, or nothing; and why."""
+               current: _mounts.MountEntry | None,
+               asked_before: t.Sequence[str] = ()) -> dict[str, t.Any]:
+    """What to do with the live mount: unmount, mount, both, or nothing; and why.
+    `asked_before` are the options of the present fstab line for the path."""
     params = module.params
     path = settings["path"]
     plan = dict(unmount=False, mount=False, reasons=[], migrate_entries=0)
@@ -474,7 +480,8 @@ def plan_mount(module: AnsibleModule, settings: dict[str, t.Any], source: str | 
     if current is not None:
         if not _mounts.same_source(source, current.source, tls=params["tls"]):
             plan["reasons"].append(f"source: live {current.source}, wanted {source}")
-        plan["reasons"].extend(_mounts.option_differences(settings["options"], current.options))
+        plan["reasons"].extend(_mounts.option_differences(settings["options"], current.options,
+                                                          asked_before))
         plan["unmount"] = plan["mount"] = bool(plan["reasons"])
         unverifiable = _mounts.unverifiable_options(settings["options"])
         if unverifiable:
@@ -596,6 +603,11 @@ def apply(module: AnsibleModule, settings: dict[str, t.Any], plan: dict[str, t.A
             if aside:
                 _migrate.move_back(path, aside)
                 raise TaskError(f"{exc} The local data was moved back to {path}.")
+            if current is not None:
+                raise TaskError(
+                    f"{exc} {path} was unmounted from {current.source} first and is now not "
+                    f"mounted; {module.params['fstab']} was not changed. Fix the new source (or "
+                    f"the options) and run again.")
             raise
         check_alive(path, source, module.params["timeout"], "after mounting")
         if aside:
@@ -680,7 +692,9 @@ def main() -> None:
             module.log(f"source {source}: {reason}")
         new_fstab = _fstab.update(fstab_text, path, wanted_line)
         fstab_changed = new_fstab != fstab_text
-        plan = plan_mount(module, settings, source, current)
+        present = _fstab.entries_for(fstab_text, path)
+        plan = plan_mount(module, settings, source, current,
+                          present[0].options if len(present) == 1 else ())
 
         actions = []
         if plan["unmount"]:

@@ -8,9 +8,11 @@ import os
 import subprocess
 import typing as t
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from ansible_collections.convox.volumes.plugins.module_utils import _mounts
 from ansible_collections.convox.volumes.plugins.modules import convox_efs_mount
 
 FSTAB = ("# /etc/fstab: static file system information.\n"
@@ -347,3 +349,40 @@ def test_a_failed_mount_puts_local_data_back_before_migrating(
     assert [entry.name for entry in rack["path"].parent.iterdir()
             if ".local-" in entry.name] == []
     assert rack["fstab"].read_text() == FSTAB
+
+
+# ---------------------------------------------------------------- the plan against a live NFS mount
+
+LIVE_LOWERED = ("45 22 0:40 / /volumes rw,relatime shared:25 - nfs4 10.0.1.25:/ rw,vers=4.1,"
+                "rsize=262144,wsize=262144,namlen=255,hard,noresvport,proto=tcp,timeo=600,"
+                "retrans=2,sec=sys,clientaddr=10.0.1.10,local_lock=none,addr=10.0.1.25")
+
+
+@pytest.mark.parametrize("fstab_options, user_options, reasons", [
+    pytest.param(LINE_OPTIONS, {}, [], id="server-lowered-sizes-no-remount"),
+    pytest.param("", {"acregmin": 3, "lookupcache": "all"}, [], id="hidden-defaults"),
+    pytest.param("nfsvers=4.1,rsize=65536,wsize=65536,hard", {},
+                 ["rsize: live 262144, wanted 1048576", "wsize: live 262144, wanted 1048576"],
+                 id="sizes-raised-since-the-last-mount"),
+    pytest.param(LINE_OPTIONS, {"timeo": 300}, ["timeo: live 600, wanted 300"], id="timeo"),
+])
+def test_plan_against_a_live_mount_uses_the_fstab_line(fstab_options: str, user_options: dict,
+                                                       reasons: list[str]) -> None:
+    """The host has no NFS client, so the live entry is the one Linux 6.1 showed on the bed."""
+    params = dict(convox_efs_mount_defaults(), options=user_options)
+    module = SimpleNamespace(params=params, log=lambda message: None)
+    settings = convox_efs_mount.validate(params)
+    current = _mounts.parse_mountinfo(LIVE_LOWERED)[0]
+    asked_before = tuple(fstab_options.split(",")) if fstab_options else ()
+    plan = convox_efs_mount.plan_mount(module, settings, "10.0.1.25:/", current, asked_before)
+    assert plan["reasons"] == reasons
+    assert plan["unmount"] is plan["mount"] is bool(reasons)
+
+
+def convox_efs_mount_defaults() -> dict[str, t.Any]:
+    return dict(file_system_id="", supported=True, region=None, availability_zone=None,
+                mount_targets=None, mount_target_ip=None, allow_cross_az=False,
+                source="10.0.1.25:/", path="/volumes", options={}, tls=False, iam=False,
+                accesspoint=None, state="mounted", fstab="/etc/fstab", migrate_local=False,
+                timeout=10.0, mount_timeout=60.0, mount_retries=3, mount_retry_delay=5.0,
+                migrate_timeout=3600.0)
