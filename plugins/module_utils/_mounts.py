@@ -7,17 +7,14 @@ an NFS server is gone. Everything here is pure except read_mountinfo().
 """
 from __future__ import annotations
 
-import re
 import typing as t
 
 from ansible_collections.convox.volumes.plugins.module_utils._fstab import (
-    is_fstab_only, normalise_mount_point,
+    is_fstab_only, normalise_mount_point, unescape,
 )
 
 MOUNTINFO = "/proc/self/mountinfo"
 NFS_TYPES = ("nfs", "nfs4")
-
-_OCTAL_ESCAPE = re.compile(r"\\([0-7]{3})")
 
 # Options the kernel shows for an NFS mount, by the name it shows them under. A wanted
 # option is compared with the live value only when it is known here; the kernel shows no
@@ -75,10 +72,6 @@ class MountEntry(t.NamedTuple):
         return f"{self.source} {self.fstype} {','.join(self.options)}"
 
 
-def _unescape(field: str) -> str:
-    return _OCTAL_ESCAPE.sub(lambda match: chr(int(match.group(1), 8)), field)
-
-
 def parse_mountinfo(text: str) -> list[MountEntry]:
     """Entries of /proc/self/mountinfo, in the kernel's order (a later entry on the same
     mount point is stacked on the earlier one)."""
@@ -92,7 +85,7 @@ def parse_mountinfo(text: str) -> list[MountEntry]:
         super_options = fields[separator + 3] if len(fields) > separator + 3 else ""
         found.append(MountEntry(
             mount_id=int(fields[0]), parent_id=int(fields[1]),
-            mount_point=_unescape(fields[4]), fstype=fstype, source=_unescape(source),
+            mount_point=unescape(fields[4]), fstype=fstype, source=unescape(source),
             mount_options=tuple(fields[5].split(",")),
             super_options=tuple(option for option in super_options.split(",") if option)))
     return found
