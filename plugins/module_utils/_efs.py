@@ -112,14 +112,18 @@ class SourceChoice(t.NamedTuple):
 def choose_source(*, file_system_id: str, region: str | None, availability_zone: str | None,
                   mount_targets: t.Sequence[dict[str, t.Any]] | None, allow_cross_az: bool,
                   resolve: t.Callable[[str], str | None],
-                  mount_target_ip: str | None = None) -> SourceChoice:
+                  mount_target_ip: str | None = None,
+                  mounted_host: str | None = None) -> SourceChoice:
     """Where this instance mounts the file system from.
 
     1. `mount_target_ip`, when given.
-    2. The AZ-specific DNS name, when the instance's AZ has a usable target (or the targets
+    2. `mounted_host`, the host of the live mount, when it is the AZ-specific DNS name or the
+       IP of the instance's AZ's usable target: both reach the same target, so a DNS lookup
+       that fails (or answers again) once must not unmount a working mount.
+    3. The AZ-specific DNS name, when the instance's AZ has a usable target (or the targets
        are not known: `mount_targets` None) and the name resolves.
-    3. The IP of the usable target in the instance's AZ.
-    4. Another AZ's target, only with `allow_cross_az` (traffic across AZs costs money and
+    4. The IP of the usable target in the instance's AZ.
+    5. Another AZ's target, only with `allow_cross_az` (traffic across AZs costs money and
        fails with that AZ).
     `resolve` returns an address for a name or None; it is how the caller looks up DNS.
     """
@@ -133,6 +137,16 @@ def choose_source(*, file_system_id: str, region: str | None, availability_zone:
                        f"{availability_zone} (or in each AZ of the rack) and run again.")
     region = region or region_of_az(availability_zone)
     usable = mount_targets_by_az(mount_targets or [])
+
+    same_target = set()
+    if region and (mount_targets is None or availability_zone in usable):
+        same_target.add(az_dns_name(availability_zone, file_system_id, region))
+    if availability_zone in usable:
+        same_target.add(usable[availability_zone])
+    if mounted_host and mounted_host.lower() in same_target:
+        return SourceChoice(mounted_host.lower(),
+                            f"already mounted from {mounted_host.lower()}, which reaches the "
+                            f"mount target of {availability_zone}: kept")
 
     if region and (mount_targets is None or availability_zone in usable):
         name = az_dns_name(availability_zone, file_system_id, region)

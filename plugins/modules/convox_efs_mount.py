@@ -15,7 +15,9 @@ description:
   - "Source: an explicit O(source) wins; else O(mount_target_ip); else the AZ-specific DNS name
     C(<az>.<file system id>.efs.<region>.amazonaws.com) when it resolves on the instance; else
     the IP of the usable mount target of the instance's AZ from O(mount_targets); another AZ's
-    target only with O(allow_cross_az)."
+    target only with O(allow_cross_az). A live mount from the AZ-specific DNS name or from the
+    IP of the instance's AZ's target is kept as it is (both reach the same target), so a DNS
+    lookup that fails once does not unmount a working mount."
   - A different source, or a different value of an option the kernel shows in the mount table
     (V(vers), V(rsize), V(wsize), V(hard)/V(soft), V(timeo), V(retrans), V(noresvport), ...),
     means unmount and mount again, reported in the diff. Options that only live in fstab
@@ -440,8 +442,12 @@ def local_fallback(module: AnsibleModule, path: str, fstab_text: str,
 
 # ---------------------------------------------------------------- the plan
 
-def wanted_source(module: AnsibleModule, settings: dict[str, t.Any]) -> tuple[str, str]:
+def wanted_source(module: AnsibleModule, settings: dict[str, t.Any],
+                  current: _mounts.MountEntry | None) -> tuple[str, str]:
     params = module.params
+    mounted_host = None
+    if current is not None and current.fstype in _mounts.NFS_TYPES:
+        mounted_host = current.source.partition(":")[0]
     if settings["source"] is not None:
         return settings["source"], "source was given"
     if params["tls"]:
@@ -451,7 +457,8 @@ def wanted_source(module: AnsibleModule, settings: dict[str, t.Any]) -> tuple[st
             file_system_id=settings["file_system_id"], region=params["region"],
             availability_zone=params["availability_zone"],
             mount_targets=settings["mount_targets"], allow_cross_az=params["allow_cross_az"],
-            resolve=resolver(params["timeout"]), mount_target_ip=params["mount_target_ip"])
+            resolve=resolver(params["timeout"]), mount_target_ip=params["mount_target_ip"],
+            mounted_host=mounted_host)
     except _efs.EfsError as exc:
         raise TaskError(str(exc))
     return f"{choice.host}:/", choice.reason
@@ -686,7 +693,7 @@ def main() -> None:
         # The plan: the fstab line and what to do with the live mount.
         source = reason = wanted_line = None
         if params["state"] != "absent":
-            source, reason = wanted_source(module, settings)
+            source, reason = wanted_source(module, settings, current)
             wanted_line = _fstab.render_line(source, path, _efs.fstype_for(params["tls"]),
                                              settings["options"])
             module.log(f"source {source}: {reason}")

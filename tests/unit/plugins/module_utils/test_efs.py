@@ -232,3 +232,30 @@ def test_az_dns_name(az: str, region: str, expected: str) -> None:
 def test_rack_matches(tags: list, name: str | None, matches: bool) -> None:
     raw = {"FileSystemId": FS, "Tags": tags, "Name": name}
     assert _efs.rack_matches(raw, "r1", "Rack") is matches
+
+
+AZ_A_NAME = "us-east-1a.fs-0000aaaa.efs.us-east-1.amazonaws.com"
+
+
+@pytest.mark.parametrize("mounted_host, resolve, expected", [
+    pytest.param(AZ_A_NAME, no_dns, AZ_A_NAME, id="dns-fails-once-mount-by-name-kept"),
+    pytest.param("10.0.1.25", dns_for(AZ_A_NAME), "10.0.1.25", id="dns-answers-again-ip-kept"),
+    pytest.param(AZ_A_NAME.upper(), no_dns, AZ_A_NAME, id="case-of-the-name"),
+    pytest.param("10.0.2.25", no_dns, "10.0.1.25", id="another-target-is-replaced"),
+    pytest.param("us-east-1b.fs-0000aaaa.efs.us-east-1.amazonaws.com", dns_for(AZ_A_NAME),
+                 AZ_A_NAME, id="another-az-name-is-replaced"),
+    pytest.param(None, dns_for(AZ_A_NAME), AZ_A_NAME, id="nothing-mounted"),
+])
+def test_a_live_mount_of_the_same_target_is_kept(mounted_host: str | None,
+                                                 resolve: t.Callable[[str], str | None],
+                                                 expected: str) -> None:
+    """The AZ name and the AZ target's IP reach the same target: which one resolved on this
+    run must not unmount a working mount."""
+    choice = choose(availability_zone="us-east-1a", resolve=resolve, mounted_host=mounted_host)
+    assert choice.host == expected
+    assert ("kept" in choice.reason) is (expected == (mounted_host or "").lower())
+
+
+def test_a_live_mount_is_not_kept_when_its_az_has_no_usable_target_any_more() -> None:
+    with pytest.raises(_efs.EfsError, match="no available target in us-east-1b"):
+        choose(mounted_host="us-east-1b.fs-0000aaaa.efs.us-east-1.amazonaws.com")
