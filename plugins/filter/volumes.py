@@ -3,29 +3,23 @@
 """Filters on the volume layout rules: volume_path and compose_volumes (docs in *.yml)."""
 from __future__ import annotations
 
-import os
-import pwd
 import typing as t
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.convox.volumes.plugins.module_utils._compose import ComposeError
 from ansible_collections.convox.volumes.plugins.module_utils._layout import describe_apps
-from ansible_collections.convox.volumes.plugins.module_utils._paths import VolumeRuleError
-
-
-def _controller_home() -> str | None:
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_dir
-    except KeyError:
-        return None
+from ansible_collections.convox.volumes.plugins.module_utils._paths import (
+    VolumeRuleError,
+    current_user_home,
+)
 
 
 def _describe(app: dict[str, t.Any], *, rack: str | None, target: str, root: str | None,
               home: str | None, named_volumes: str, filter_name: str) -> list[dict[str, t.Any]]:
     try:
         layout = describe_apps([app], target=target, rack=rack, root=root,
-                               home=home or _controller_home(), named_volumes=named_volumes)
+                               home=home or current_user_home(), named_volumes=named_volumes)
     except (VolumeRuleError, ComposeError) as exc:
         raise AnsibleFilterError(f"{filter_name}: {exc}") from None
     return [placed.as_result() for placed in layout.volumes]

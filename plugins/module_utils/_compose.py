@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ansible_collections.convox.volumes.plugins.module_utils._paths import (
     VolumeRuleError,
-    is_home_path,
+    collapse,
     is_relative_path,
     is_volume_name,
     is_windows_path,
@@ -64,6 +64,7 @@ class ComposeVolume:
     container_path: str
     read_only: bool
     selinux: str | None
+    create_host_path: bool = True  # false when a long bind entry says create_host_path: false
 
     def same_mount(self, other: ComposeVolume) -> bool:
         """True when both entries mount the same thing the same way ('/srv/x/' is '/srv/x')."""
@@ -72,10 +73,7 @@ class ComposeVolume:
 
 
 def _source_key(source: str | None) -> str | None:
-    if source is None:
-        return None
-    parts = [part for part in source.split("/") if part not in ("", ".")]
-    return ("/" if source.startswith("/") else "") + "/".join(parts)
+    return None if source is None else collapse(source)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -199,9 +197,12 @@ def parse_entry(service: str, entry: object, env: t.Mapping[str, t.Any]) -> Comp
                               f"'type' and 'target', not a {type(entry).__name__}")
     if kind is None:
         kind = classify_source(source)
+    create_host_path = _long_create_host_path(entry.get("bind")) if isinstance(entry, dict) \
+        else True
     return ComposeVolume(service=service, entry=describe_entry(entry), kind=kind,
                          source=source, container_path=normalise_container_path(target),
-                         read_only=read_only, selinux=selinux)
+                         read_only=read_only, selinux=selinux,
+                         create_host_path=create_host_path)
 
 
 def classify_source(source: str | None) -> str:
@@ -211,11 +212,8 @@ def classify_source(source: str | None) -> str:
     if is_windows_path(source):
         raise VolumeRuleError(f"source {source!r} is a Windows path, which does not exist on a "
                               f"Linux host: write the host path as an absolute Linux path")
-    if source.startswith("/") or is_relative_path(source) or is_home_path(source):
-        return HOST
-    if source.startswith("~"):
-        raise VolumeRuleError(f"source {source!r} names another user's home: only '~' and "
-                              f"'~/...' are expanded; write the absolute path instead")
+    if source.startswith(("/", "~")) or is_relative_path(source):
+        return HOST  # '~user/x' is refused where '~' is expanded
     if is_volume_name(source):
         return NAMED
     raise VolumeRuleError(
@@ -242,11 +240,22 @@ def _parse_short(text: str) -> tuple[str | None, str, bool, str | None, str | No
         raise VolumeRuleError("too many ':' separators: write 'source:target' or "
                               "'source:target:mode' (mode such as 'ro' or 'rw,z')")
     source, target = parts[0], parts[1]
+    if len(parts) == 2 and _is_modes(target):
+        raise VolumeRuleError(f"{target!r} is a mode, not a container path: a mode follows "
+                              f"both paths, as in '/srv/x:{source}:{target}'")
     if not source:
         raise VolumeRuleError("the source before ':' is empty: write 'source:target' or only "
                               "the container path")
     read_only, selinux = parse_modes(parts[2]) if len(parts) == 3 else (False, None)
     return source, target, read_only, selinux, None
+
+
+def _is_modes(text: str) -> bool:
+    try:
+        parse_modes(text)
+    except VolumeRuleError:
+        return False
+    return True
 
 
 def parse_modes(text: str) -> tuple[bool, str | None]:
@@ -317,6 +326,13 @@ def _long_string(entry: dict[str, t.Any], key: str, env: t.Mapping[str, t.Any]) 
     if not isinstance(value, str):
         raise VolumeRuleError(f"{key!r} must be a string, not {value!r}")
     return interpolate(value, env)
+
+
+def _long_create_host_path(bind: object) -> bool:
+    value = bind.get("create_host_path", True) if isinstance(bind, dict) else True
+    if not isinstance(value, bool):
+        raise VolumeRuleError(f"'bind.create_host_path' must be true or false, not {value!r}")
+    return value
 
 
 def _long_selinux(bind: object) -> str | None:

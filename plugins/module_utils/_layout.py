@@ -24,7 +24,6 @@ from ansible_collections.convox.volumes.plugins.module_utils._compose import (
     parse_services,
 )
 from ansible_collections.convox.volumes.plugins.module_utils._paths import (
-    TARGETS,
     VolumeRuleError,
     default_root,
     expand_home,
@@ -32,6 +31,7 @@ from ansible_collections.convox.volumes.plugins.module_utils._paths import (
     looks_like_socket,
     resolve_relative,
     validate_name,
+    validate_target,
     volume_host_path,
 )
 
@@ -114,17 +114,22 @@ def describe_apps(apps: t.Sequence[t.Mapping[str, t.Any]], *, target: str = "rac
 
 def _check_settings(target: str, rack: str | None, root: str | None, home: str | None,
                     named_volumes: str, errors: list[str]) -> str | None:
-    if target not in TARGETS:
-        errors.append(f"target {target!r} is unknown: use one of {', '.join(TARGETS)}")
+    try:
+        validate_target(target)
+    except VolumeRuleError as exc:
+        errors.append(str(exc))
         return None
     if named_volumes not in NAMED_VOLUME_CHOICES:
         errors.append(f"named_volumes {named_volumes!r} is unknown: use one of "
                       f"{', '.join(NAMED_VOLUME_CHOICES)}")
-    if target == "rack":
+    if target == "rack" and not rack:
+        errors.append("'rack' is missing: the rack target lays out <root>/<rack>-<app>; give "
+                      "the rack's name, or use target=local for convox start")
+    elif target == "rack":
         try:
             validate_name("rack", rack)
         except VolumeRuleError as exc:
-            errors.append(f"{exc} (the rack target needs 'rack')")
+            errors.append(str(exc))
     try:
         if root:
             resolved = expand_home(root, home, "volumes root")
@@ -181,8 +186,8 @@ def _place(app: str, volume: ComposeVolume, *, target: str, rack: str | None, ro
         host_path = resolve_relative(source, project_dir, "host path")
     else:
         host_path = expand_home(source, home, "host path")
-    wanted = create_host_paths and not forbidden_host_root(host_path) \
-        and not looks_like_socket(host_path)
+    wanted = create_host_paths and volume.create_host_path \
+        and not forbidden_host_root(host_path) and not looks_like_socket(host_path)
     return PlacedVolume(app, volume, host_path, create=wanted)
 
 
@@ -232,6 +237,8 @@ def plan_directories(layout: Layout) -> DirectoryPlan:
     for placed in layout.volumes:
         if placed.host_path is None:
             continue
+        if placed.volume.kind == HOST and os.path.lexists(placed.host_path):
+            continue  # a host path may be a file or a socket: whatever is there is used
         if not placed.create:
             reason = _not_created_reason(placed)
             if reason:
@@ -248,7 +255,7 @@ def plan_directories(layout: Layout) -> DirectoryPlan:
 
 
 def _not_created_reason(placed: PlacedVolume) -> str | None:
-    if placed.volume.kind != HOST or os.path.lexists(placed.host_path or ""):
+    if placed.volume.kind != HOST:
         return None
     path = t.cast(str, placed.host_path)
     forbidden = forbidden_host_root(path)
@@ -256,6 +263,8 @@ def _not_created_reason(placed: PlacedVolume) -> str | None:
         return f"below {forbidden}, where nothing is ever created"
     if looks_like_socket(path):
         return "named like a socket, which its service creates"
+    if not placed.volume.create_host_path:
+        return "the entry says bind.create_host_path: false"
     return "a host path, created only with create_host_paths=true"
 
 
@@ -273,6 +282,10 @@ def _missing_below(path: str, existing: set[str]) -> list[str]:
         except NotADirectoryError:  # a file further up: found and refused on the way up
             current = os.path.dirname(current)
             continue
+        except OSError as exc:  # EACCES above the path, a dead mount (ESTALE), ...
+            raise VolumeRuleError(
+                f"{current!r} cannot be looked at: {exc.strerror}; run the task as a user "
+                f"who can reach it (become), or choose another root") from None
         if not stat.S_ISDIR(mode):
             raise VolumeRuleError(f"{current!r} exists and is not a directory: move it away "
                                   f"or choose another path")

@@ -5,12 +5,16 @@
 Rack target:  <root>/<rack>-<app>/<service>/<container path>      (root: /volumes)
 Local target: <root>/<app>/<service>/<container path>              (root: ~/.convox/volumes)
 
-Every function here is pure: it computes and validates, it never touches the disk.
+Every function here is pure (it computes and validates, it never touches the disk), except
+`current_user_home`, which reads the password database.
 """
 from __future__ import annotations
 
+import os
 import posixpath
+import pwd
 import re
+import typing as t
 
 RACK_ROOT = "/volumes"
 LOCAL_ROOT_BELOW_HOME = ".convox/volumes"
@@ -23,6 +27,9 @@ _VOLUME_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
 # A Windows drive path (C:\data, c:/data, C:) or a UNC path (\\server\share).
 _WINDOWS_PATH = re.compile(r"^(?:[A-Za-z]:(?:[\\/]|$)|\\\\)")
+
+# Control characters (newline, NUL, ...): no compose file means them in a path.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # Kernel and runtime file systems: nothing is ever created below these, whatever is asked.
 FORBIDDEN_HOST_ROOTS = ("/proc", "/sys", "/dev", "/run", "/var/run")
@@ -42,18 +49,39 @@ def validate_name(kind: str, value: object) -> str:
     return value
 
 
+def validate_target(target: object) -> str:
+    """'rack' or 'local'."""
+    if target not in TARGETS:
+        raise VolumeRuleError(f"target {target!r} is unknown: use one of {', '.join(TARGETS)}")
+    return t.cast(str, target)
+
+
+def components(path: str) -> list[str]:
+    """The components of a path with '', '.' (from '//', '/./' and trailing slashes) dropped."""
+    return [part for part in path.split("/") if part not in ("", ".")]
+
+
+def collapse(path: str) -> str:
+    """`path` with '//', '.' and trailing slashes collapsed; absolute stays absolute."""
+    return ("/" if path.startswith("/") else "") + "/".join(components(path))
+
+
 def normalise_absolute(path: object, what: str) -> str:
     """Collapse '//', '.' and trailing slashes of an absolute path; refuse '..', empty and
     relative paths. `what` names the input in the error, e.g. "container path '/data/'"."""
     if not isinstance(path, str) or not path.strip():
         raise VolumeRuleError(f"{what} is empty: give an absolute path such as '/data'")
+    control = _CONTROL.search(path)
+    if control:
+        raise VolumeRuleError(f"{what} {path!r} has the control character "
+                              f"{control.group()!r} at position {control.start()}: remove it")
     if path.startswith("~"):
         raise VolumeRuleError(f"{what} {path!r} starts with '~', which is not expanded here: "
                               f"give an absolute path such as '/home/user/data'")
     if not path.startswith("/"):
         raise VolumeRuleError(f"{what} {path!r} is relative: give an absolute path such as "
-                              f"'/{path.lstrip('./')}'")
-    parts = [part for part in path.split("/") if part not in ("", ".")]
+                              f"'/{path.strip().lstrip('./')}'")
+    parts = components(path)
     if ".." in parts:
         raise VolumeRuleError(f"{what} {path!r} has a '..' component, which could leave the "
                               f"volume's directory: write the path without '..'")
@@ -75,14 +103,12 @@ def normalise_container_path(path: object) -> str:
 
 def default_root(target: str, home: str | None = None) -> str:
     """The volumes root of a target: /volumes on a rack, ~/.convox/volumes locally."""
-    if target == "rack":
+    if validate_target(target) == "rack":
         return RACK_ROOT
-    if target == "local":
-        if not home:
-            raise VolumeRuleError("the local target needs the user's home directory to place "
-                                  "~/.convox/volumes: set 'root' explicitly")
-        return posixpath.join(normalise_absolute(home, "home directory"), LOCAL_ROOT_BELOW_HOME)
-    raise VolumeRuleError(f"target {target!r} is unknown: use one of {', '.join(TARGETS)}")
+    if not home:
+        raise VolumeRuleError("the local target needs the user's home directory to place "
+                              "~/.convox/volumes: set 'root' explicitly")
+    return posixpath.join(normalise_absolute(home, "home directory"), LOCAL_ROOT_BELOW_HOME)
 
 
 def app_directory(*, target: str, root: str, app: str, rack: str | None = None) -> str:
@@ -90,12 +116,10 @@ def app_directory(*, target: str, root: str, app: str, rack: str | None = None) 
     <root>/<app> locally."""
     root = normalise_absolute(root, "volumes root")
     validate_name("app", app)
-    if target == "rack":
+    if validate_target(target) == "rack":
         validate_name("rack", rack)
         return posixpath.join(root, f"{rack}-{app}")
-    if target == "local":
-        return posixpath.join(root, app)
-    raise VolumeRuleError(f"target {target!r} is unknown: use one of {', '.join(TARGETS)}")
+    return posixpath.join(root, app)
 
 
 def service_directory(*, target: str, root: str, app: str, service: str,
@@ -139,6 +163,15 @@ def is_home_path(value: str) -> bool:
     return value == "~" or value.startswith("~/")
 
 
+def current_user_home() -> str | None:
+    """Home of the user this process runs as (after become), from the password database:
+    $HOME can still name the connecting user's home after become."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_dir
+    except KeyError:
+        return None
+
+
 def expand_home(path: str, home: str | None, what: str) -> str:
     """Replace a leading '~' by `home` and normalise; other paths are only normalised.
 
@@ -161,7 +194,7 @@ def resolve_relative(path: str, project_dir: str | None, what: str) -> str:
     """Resolve './x' or '../x' against the compose project directory.
 
     '..' is accepted only as the leading components; anywhere else it is refused."""
-    parts = [part for part in path.split("/") if part not in ("", ".")]
+    parts = components(path)
     leading_up = 0
     while leading_up < len(parts) and parts[leading_up] == "..":
         leading_up += 1

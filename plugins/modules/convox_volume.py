@@ -287,6 +287,7 @@ from ansible_collections.convox.volumes.plugins.module_utils._layout import (
 from ansible_collections.convox.volumes.plugins.module_utils._paths import (
     TARGETS,
     VolumeRuleError,
+    current_user_home,
 )
 
 _APP_OPTIONS = ("services", "compose", "env", "project_dir")
@@ -351,15 +352,6 @@ def resolve_owner(owner: str | None, group: str | None) -> tuple[int, int]:
     return uid, gid
 
 
-def module_user_home() -> str | None:
-    """Home of the user the module runs as, from the password database (not $HOME, which
-    become may leave pointing at the connecting user)."""
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_dir
-    except KeyError:
-        return None
-
-
 def apps_from_params(params: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     if params["apps"] is not None:
         return params["apps"]
@@ -392,7 +384,7 @@ def main() -> None:
         uid, gid = resolve_owner(params["owner"], params["group"])
         layout = describe_apps(
             apps_from_params(params), target=params["target"], rack=params["rack"],
-            root=params["root"], home=module_user_home(), named_volumes=params["named_volumes"],
+            root=params["root"], home=current_user_home(), named_volumes=params["named_volumes"],
             create_host_paths=params["create_host_paths"])
         plan = plan_directories(layout)
     except (VolumeRuleError, ComposeError) as exc:

@@ -38,7 +38,7 @@ def test_volume_path(entry: t.Any, kwargs: dict, expected: str | None) -> None:
 
 @pytest.mark.parametrize("entry, kwargs, message", [
     ("/../etc", dict(rack="r1", app="a1", service="web"), "'..' component"),
-    ("/data", dict(app="a1", service="web"), "rack name None"),
+    ("/data", dict(app="a1", service="web"), "'rack' is missing: the rack target lays out"),
     ("./x:/x", dict(rack="r1", app="a1", service="web"), "no meaning on a rack"),
     ("/data", dict(rack="r1", app="a1", service="Web"), "service name 'Web'"),
 ])

@@ -51,11 +51,12 @@ def picked(volume: dict[str, t.Any]) -> tuple:
      ("host", "/srv/up", "/up", "/srv/up", False, "z")),
     ("/srv/x:/x:Z,ro", ("host", "/srv/x", "/x", "/srv/x", True, "Z")),
     ("/srv/x:/x:ro,nocopy", ("host", "/srv/x", "/x", "/srv/x", True, None)),
-    ("/data:ro", None),  # 'ro' here is the container path: relative, refused
+    ("/data:ro", None),  # 'ro' where the container path should be: refused
 ])
 def test_case1_modes(entry: t.Any, expected: tuple | None) -> None:
     if expected is None:
-        assert "container path 'ro' is relative" in place_error([entry])
+        assert ("volume entry '/data:ro': 'ro' is a mode, not a container path: a mode "
+                "follows both paths, as in '/srv/x:/data:ro'") in place_error([entry])
         return
     [volume] = place([entry])
     assert picked(volume) == expected
@@ -326,7 +327,12 @@ def test_every_error_is_reported_at_once() -> None:
     ([{"name": "A1", "services": {}}], R1_A1, "app name 'A1'"),
     ([{"name": "a1"}], R1_A1, "give exactly one of 'compose'"),
     ([{"name": "a1", "services": {}, "compose": {}}], R1_A1, "give exactly one"),
-    ([{"name": "a1", "services": {"web": ["/d"]}}], dict(target="rack"), "rack name None"),
+    ([{"name": "a1", "services": {"web": ["/d"]}}], dict(target="rack"),
+     "'rack' is missing: the rack target lays out"),
+    ([{"name": "a1", "services": {"web": ["/d"]}}], dict(target="rack", rack="R1"),
+     "rack name 'R1' is not a Convox name"),
+    ([{"name": "a1", "services": {"web": ["/d"]}}], dict(target="cloud"),
+     "target 'cloud' is unknown: use one of rack, local"),
     ([{"name": "a1", "services": {}}], dict(target="rack", rack="r1", root="/run/v"),
      "below /run"),
     ([{"name": "a1", "services": {}}], dict(target="rack", rack="r1", named_volumes="keep"),
@@ -368,3 +374,71 @@ def test_namespacing_a_shared_named_volume_warns() -> None:
         "named volume 'shared' of app 'a1' is shared by the services web, worker; laid out "
         "like single-path volumes, each service gets its own directory, so they no longer "
         "share data"]
+
+
+# --- Inputs found by review: each row one entry, its expected placement or error. -----------
+
+@pytest.mark.parametrize("entry, env, settings, expected", [
+    ("${VAR:-}/x:/y", {}, {}, ("host", "/x", "/y", "/x", False, None)),
+    ("/a$$b", {}, {}, ("namespaced", None, "/a$b", "/volumes/r1-a1/web/a$b", False, None)),
+    ("${A:-${B}}:/y", {"B": "/from-b"}, {}, ("host", "/from-b", "/y", "/from-b", False, None)),
+    ("${A:-${B:-/z}}:/y", {}, {}, ("host", "/z", "/y", "/z", False, None)),
+    ("/data:/data:ro,Z", {}, {}, ("host", "/data", "/data", "/data", True, "Z")),
+    ({"type": "volume", "target": "/anon"}, {}, {},
+     ("namespaced", None, "/anon", "/volumes/r1-a1/web/anon", False, None)),
+    ({"type": "bind", "source": "/srv/x", "target": "/x",
+      "bind": {"create_host_path": True, "propagation": "rprivate"}}, {}, {},
+     ("host", "/srv/x", "/x", "/srv/x", False, None)),
+    ("Pgdata:/data", {}, {}, ("named", "Pgdata", "/data", None, False, None)),
+    ("${DIR}:/y", {"DIR": "../up"}, dict(target="local", root="/v"),
+     ("host", "../up", "/y", "/srv/up", False, None)),
+    ("${DIR}", {"DIR": "/x//y/"}, {},
+     ("namespaced", None, "/x/y", "/volumes/r1-a1/web/x/y", False, None)),
+])
+def test_review_inputs(entry: t.Any, env: dict, settings: dict, expected: tuple) -> None:
+    [volume] = place([entry], env=env, project_dir="/srv/a1", **settings)
+    assert picked(volume) == expected
+
+
+@pytest.mark.parametrize("entry, env, settings, message", [
+    ("~user/x:/y", {}, {},
+     "volume entry '~user/x:/y': host path '~user/x' names another user's home"),
+    ({"type": "bind", "source": "/x"}, {}, {}, "'target' is missing"),
+    ({"type": "bind", "source": "/x", "target": "/y", "bind": {"create_host_path": "no"}}, {},
+     {}, "'bind.create_host_path' must be true or false, not 'no'"),
+    ("/a:/b:rox", {}, {}, "volume entry '/a:/b:rox': mode 'rox' is unknown"),
+    ("/a/../b", {}, {}, "volume entry '/a/../b': container path '/a/../b' has a '..' component"),
+    ("/", {}, {}, "volume entry '/': container path '/' is the container's root"),
+    # repr() shows the one backslash of C:\x doubled
+    ("C:\\x:/y", {}, {}, "volume entry 'C:\\\\x:/y': source 'C:\\\\x' is a Windows path"),
+    ("\\\\srv\\share:/y", {}, {}, "is a Windows path"),
+    ("${DIR}:/y", {"DIR": "/srv/../etc"}, {},
+     "volume entry '${DIR}:/y': host path '/srv/../etc' has a '..' component"),
+    ("/srv:${DIR}", {"DIR": "/a/../b"}, {}, "container path '/a/../b' has a '..' component"),
+    ("${DIR}:/y", {"DIR": "./x/../../etc"}, dict(target="local", root="/v"),
+     "host path './x/../../etc' has a '..' component after its start"),
+    ("${DIR}:/y", {"DIR": "../up"}, {}, "no meaning on a rack instance"),
+    ("/a\nb", {}, {}, "container path '/a\\nb' has the control character '\\n' at position 2"),
+    ("/srv/a\x00b:/y", {}, {}, "host path '/srv/a\\x00b' has the control character '\\x00'"),
+])
+def test_review_inputs_refused(entry: t.Any, env: dict, settings: dict, message: str) -> None:
+    error = place_error([entry], env=env, project_dir="/srv/a1", **settings)
+    assert "service 'web'" in error
+    assert message in error
+
+
+@pytest.mark.parametrize("document, expected", [
+    ({"services": {"web": {"volumes": None}}}, []),
+    ({"services": {"web": None, "db": {"volumes": ["/d"]}}},
+     [("db", "namespaced", None, "/d")]),
+    ({"services": {"web": {"image": "nginx"}}, "volumes": None}, []),
+])
+def test_compose_without_volumes(document: dict, expected: list) -> None:
+    assert [(v.service, v.kind, v.source, v.container_path)
+            for v in parse_compose(document)] == expected
+
+
+@pytest.mark.parametrize("document", [{"services": None}, {"services": {}}])
+def test_compose_without_services_is_refused(document: dict) -> None:
+    with pytest.raises(ComposeError, match="no 'services' mapping"):
+        parse_compose(document)

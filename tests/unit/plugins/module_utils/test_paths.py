@@ -2,11 +2,17 @@
 """The path and naming rules of _paths, one row per rule."""
 from __future__ import annotations
 
+import os
+import pwd
+import re
+
 import pytest
 
 from ansible_collections.convox.volumes.plugins.module_utils._paths import (
     VolumeRuleError,
     app_directory,
+    collapse,
+    current_user_home,
     default_root,
     expand_home,
     forbidden_host_root,
@@ -17,6 +23,7 @@ from ansible_collections.convox.volumes.plugins.module_utils._paths import (
     normalise_container_path,
     resolve_relative,
     validate_name,
+    validate_target,
     volume_host_path,
 )
 
@@ -43,9 +50,13 @@ def test_normalise_absolute(path: str, expected: str) -> None:
     ("/data/../etc", "'..'"),
     ("/data/~/x", "'~' component"),
     ("~/data", "starts with '~'"),
+    (" data", "relative: give an absolute path such as '/data'"),
+    ("/a\nb", "control character '\\n' at position 2"),
+    ("/a\x00b", "control character '\\x00' at position 2"),
+    ("/a\tb", "control character '\\t' at position 2"),
 ])
 def test_normalise_absolute_refuses(path: object, reason: str) -> None:
-    with pytest.raises(VolumeRuleError, match=reason):
+    with pytest.raises(VolumeRuleError, match=re.escape(reason)):
         normalise_absolute(path, "container path")
 
 
@@ -134,6 +145,7 @@ def test_expand_home_refuses(path: str, home: str | None, message: str) -> None:
     ("../shared", "/srv/shared"),
     ("../../x", "/x"),
     ("./a//b/./c/", "/srv/app/a/b/c"),
+    ("../../../../x", "/x"),  # more '..' than the project is deep stops at '/', as a shell
 ])
 def test_resolve_relative(path: str, expected: str) -> None:
     assert resolve_relative(path, "/srv/app", "host path") == expected
@@ -141,16 +153,11 @@ def test_resolve_relative(path: str, expected: str) -> None:
 
 @pytest.mark.parametrize("path, project_dir, message", [
     ("./a/../b", "/srv/app", "after its start"),
-    ("../../../../x", "/srv/app", None),
+    ("./a/~/b", "/srv/app", "'~' component"),
     ("./data", None, "project_dir"),
     ("./data", "relative/dir", "relative"),
 ])
-def test_resolve_relative_refuses(path: str, project_dir: str | None,
-                                  message: str | None) -> None:
-    if message is None:
-        # More '..' than the project is deep stops at '/', as a shell would.
-        assert resolve_relative(path, project_dir, "host path") == "/x"
-        return
+def test_resolve_relative_refuses(path: str, project_dir: str | None, message: str) -> None:
     with pytest.raises(VolumeRuleError, match=message):
         resolve_relative(path, project_dir, "host path")
 
@@ -184,3 +191,29 @@ def test_forbidden_host_root(path: str, expected: str | None) -> None:
 ])
 def test_looks_like_socket(path: str, expected: bool) -> None:
     assert looks_like_socket(path) is expected
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("/data/", "/data"), ("//a/./b//", "/a/b"), ("./x/", "x"), ("../x", "../x"),
+    ("dbdata", "dbdata"), ("/", "/"),
+])
+def test_collapse(path: str, expected: str) -> None:
+    assert collapse(path) == expected
+
+
+@pytest.mark.parametrize("target, message", [
+    ("rack", None), ("local", None), ("cloud", "target 'cloud' is unknown: use one of rack, local"),
+    (None, "target None is unknown"),
+])
+def test_validate_target(target: object, message: str | None) -> None:
+    if message is None:
+        assert validate_target(target) == target
+    else:
+        with pytest.raises(VolumeRuleError, match=message):
+            validate_target(target)
+
+
+def test_current_user_home_ignores_home_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # After become, $HOME can still be the connecting user's; the password database is not.
+    monkeypatch.setenv("HOME", "/nonexistent/decoy")
+    assert current_user_home() == pwd.getpwuid(os.geteuid()).pw_dir != "/nonexistent/decoy"

@@ -2,14 +2,18 @@
 """convox_volume run in-process on real temporary directories."""
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import stat
+import tempfile
+import traceback
 import typing as t
 import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ansible_collections.convox.volumes.plugins.modules import convox_volume
 
@@ -73,7 +77,7 @@ def test_diff_lists_directories(run_module: RunModule, tmp_path: Path) -> None:
     ("web/:/srv", "neither a host path"),
     ("${UNSET}:/x", "variable 'UNSET' is not set"),
     ("./rel:/x", "no meaning on a rack instance"),
-    ("/data:ro", "container path 'ro' is relative"),
+    ("/data:ro", "'ro' is a mode, not a container path"),
 ])
 def test_one_bad_entry_creates_nothing(run_module: RunModule, tmp_path: Path, bad_entry: str,
                                        message: str) -> None:
@@ -185,7 +189,7 @@ def test_dir_mode(run_module: RunModule, tmp_path: Path, dir_mode: t.Any,
     (dict(dir_mode="u=rwx"), "dir_mode 'u=rwx' is not an octal mode"),
     (dict(owner="no-such-user-xyz"), "owner 'no-such-user-xyz' is not a user"),
     (dict(group="no-such-group-xyz"), "group 'no-such-group-xyz' is not a group"),
-    (dict(rack=None), "rack name None"),
+    (dict(rack=None), "'rack' is missing: the rack target lays out"),
     (dict(app="My_App"), "app name 'My_App'"),
 ])
 def test_bad_options_create_nothing(run_module: RunModule, tmp_path: Path, extra: dict,
@@ -235,8 +239,10 @@ def test_local_target_with_relative_paths(run_module: RunModule, tmp_path: Path)
         str(project / "pgdata"), f"{tmp_path}/local/a1/db/cache"]
 
 
-def test_local_target_defaults_to_the_users_home(run_module: RunModule) -> None:
+def test_local_target_defaults_to_the_users_home(run_module: RunModule,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     home = pwd.getpwuid(os.geteuid()).pw_dir
+    monkeypatch.setenv("HOME", "/nonexistent/decoy")  # become can leave $HOME as it was
     result = run_module(convox_volume, {"target": "local", "app": f"a-{uuid.uuid4().hex[:8]}",
                                         "services": {"web": ["/data"]}}, check_mode=True)
     assert result["root"] == f"{home}/.convox/volumes"
@@ -269,3 +275,104 @@ def test_compose_volumes_filter_gives_the_modules_list(run_module: RunModule,
     expected = [dict(volume, created=False) for volume in result["volumes"]]
     assert compose_volumes(compose, rack="r1", app="a1", root=str(tmp_path)) == expected
 
+
+
+def test_existing_file_host_paths_are_used(run_module: RunModule, tmp_path: Path) -> None:
+    # Bind-mounting a file (/etc/localtime) or a socket is common: nothing to create there.
+    config = tmp_path / "nginx.conf"
+    config.write_text("worker_processes 1;")
+    services = {"web": [f"{config}:/etc/nginx/nginx.conf:ro", "/etc/hostname:/etc/hostname"]}
+    result = run_module(convox_volume, args(tmp_path / "v", services=services,
+                                            create_host_paths=True))
+    assert result.get("failed") is None, result.get("msg")
+    assert result["changed"] is False
+    assert result["not_created"] == []
+    assert config.read_text() == "worker_processes 1;"
+    assert [v["host_path"] for v in result["volumes"]] == [str(config), "/etc/hostname"]
+
+
+def test_bind_entry_can_refuse_creation(run_module: RunModule, tmp_path: Path) -> None:
+    services = {"web": [{"type": "bind", "source": f"{tmp_path}/no", "target": "/no",
+                         "bind": {"create_host_path": False}},
+                        {"type": "bind", "source": f"{tmp_path}/yes", "target": "/yes"}]}
+    result = run_module(convox_volume, args(tmp_path / "v", services=services,
+                                            create_host_paths=True))
+    assert tree(tmp_path) == ["yes"]
+    assert result["not_created"] == [{"host_path": f"{tmp_path}/no",
+                                      "reason": "the entry says bind.create_host_path: false"}]
+
+
+def test_created_directories_belong_to_the_module_user(run_module: RunModule,
+                                                       tmp_path: Path) -> None:
+    run_module(convox_volume, args(tmp_path / "v"))
+    created = (tmp_path / "v/r1-a1/web/data").stat()
+    assert (created.st_uid, created.st_gid) == (os.geteuid(), os.getegid())
+
+
+def _run_as(user: str, run_module: RunModule, module_args: dict[str, t.Any],
+            check_mode: bool) -> dict[str, t.Any]:
+    """Run the module in a child process that has become `user` (HOME left as it was)."""
+    entry = pwd.getpwnam(user)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(entry.pw_gid)
+            os.setuid(entry.pw_uid)
+            result = run_module(convox_volume, module_args, check_mode=check_mode)
+            os.write(write_end, json.dumps(result).encode())
+            code = 0
+        except BaseException:  # pylint: disable=broad-except
+            os.write(write_end, traceback.format_exc().encode())
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        output = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, output
+    return json.loads(output)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_after_become_home_and_owner_are_the_new_users(run_module: RunModule,
+                                                       tmp_path: Path) -> None:
+    nobody = pwd.getpwnam("nobody")
+    planned = _run_as("nobody", run_module, {"target": "local", "app": "a1",
+                                             "services": {"web": ["/data", "~/c:/c"]}},
+                      check_mode=True)
+    assert planned["root"] == f"{nobody.pw_dir}/.convox/volumes"
+    assert [v["host_path"] for v in planned["volumes"]] == [
+        f"{nobody.pw_dir}/.convox/volumes/a1/web/data", f"{nobody.pw_dir}/c"]
+
+    # pytest's temporary directories are private to root: share one directory of /tmp.
+    with tempfile.TemporaryDirectory(prefix="convox-become-") as shared:
+        os.chmod(shared, 0o777)
+        _run_as("nobody", run_module, {"target": "local", "app": "a1", "root": f"{shared}/v",
+                                       "services": {"web": ["/data"]}}, check_mode=False)
+        created = Path(shared, "v/a1/web/data").stat()
+        assert (created.st_uid, created.st_gid) == (nobody.pw_uid, nobody.pw_gid)
+
+    refused = _run_as("nobody", run_module, {"target": "local", "app": "a1",
+                                             "root": f"{tmp_path}/v",
+                                             "services": {"web": ["/data"]}}, check_mode=False)
+    assert refused["failed"] is True
+    assert refused["msg"].startswith(f"nothing was created: app 'a1', service 'web', volume "
+                                     f"entry '/data': '{tmp_path}/v/a1/web/data' cannot be "
+                                     f"looked at: Permission denied; run the task as a user")
+
+
+def test_return_documents_exactly_the_keys_returned(run_module: RunModule,
+                                                    tmp_path: Path) -> None:
+    documented = yaml.safe_load(convox_volume.RETURN)
+    compose = {"services": {"web": {"volumes": ["/data", "/srv/x:/x:ro,z", "db:/db"],
+                                    "tmpfs": "/tmp"}}, "volumes": {"db": None}}
+    result = run_module(convox_volume, {"rack": "r1", "app": "a1", "root": str(tmp_path),
+                                        "compose": compose})
+    assert set(documented) == set(result) - {"changed", "msg", "warnings", "invocation"}
+    assert [sorted(volume) for volume in result["volumes"]] == [sorted(
+        documented["volumes"]["contains"])] * 4
+    assert [v["kind"] for v in result["volumes"]] == ["namespaced", "host", "named", "tmpfs"]
