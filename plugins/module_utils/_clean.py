@@ -492,12 +492,26 @@ def release_lock(lock: LockInfo) -> None:
 class Tally:
     files: int = 0
     directories: int = 0
+    bytes: int = 0
     errors: list[tuple[str, int, str]] = field(default_factory=list)
 
     def add(self, other: Tally) -> None:
         self.files += other.files
         self.directories += other.directories
+        self.bytes += other.bytes
         self.errors.extend(other.errors)
+
+
+def _unlink(dir_fd: int, name: str, where: str, tally: Tally) -> None:
+    """Remove one non-directory, counting its size; never follows a link."""
+    try:
+        size = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_size
+        os.unlink(name, dir_fd=dir_fd)
+    except OSError as exc:
+        tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+        return
+    tally.files += 1
+    tally.bytes += size
 
 
 def _empty_directory(dir_fd: int, relative: str, device: int, tally: Tally) -> None:
@@ -514,11 +528,7 @@ def _empty_directory(dir_fd: int, relative: str, device: int, tally: Tally) -> N
             tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
             continue
         if not is_dir:
-            try:
-                os.unlink(name, dir_fd=dir_fd)
-                tally.files += 1
-            except OSError as exc:
-                tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+            _unlink(dir_fd, name, where, tally)
             continue
         if _remove_directory(dir_fd, name, where, device, tally):
             tally.directories += 1
@@ -564,11 +574,7 @@ def _delete_pass(volume_fd: int, device: int, workers: int) -> Tally:
         if is_dir:
             subdirectories.append(entry.name)
             continue
-        try:
-            os.unlink(entry.name, dir_fd=volume_fd)
-            tally.files += 1
-        except OSError as exc:
-            tally.errors.append((entry.name, exc.errno or 0, exc.strerror or str(exc)))
+        _unlink(volume_fd, entry.name, entry.name, tally)
 
     def one(name: str) -> Tally:
         local = Tally()
@@ -590,6 +596,7 @@ def _delete_pass(volume_fd: int, device: int, workers: int) -> Tally:
 class DeleteResult:
     files: int
     directories: int
+    bytes: int
     passes: int
     errors: list[tuple[str, int, str]]
 
@@ -612,11 +619,13 @@ def delete_contents(path: str, device: int, busy_timeout: float,
             current = _delete_pass(volume_fd, device, workers)
             total.files += current.files
             total.directories += current.directories
+            total.bytes += current.bytes
             if not current.errors:
-                return DeleteResult(total.files, total.directories, passes, [])
+                return DeleteResult(total.files, total.directories, total.bytes, passes, [])
             only_busy = all(code in BUSY_ERRNOS for _where, code, _text in current.errors)
             if not only_busy or time.monotonic() >= deadline:
-                return DeleteResult(total.files, total.directories, passes, current.errors)
+                return DeleteResult(total.files, total.directories, total.bytes, passes,
+                                    current.errors)
             time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
     finally:
         os.close(volume_fd)
@@ -799,6 +808,8 @@ def clean_volume(volume: VolumeTarget, *, quarantine_it: bool, recreate: bool,
             except PermissionError as exc:
                 raise CleanError(f"cannot move {volume.host_path} to the trash: {exc}. "
                                  f"{ROOT_SQUASH_HINT}") from exc
+        if not check_mode:
+            return _delete_step(volume, disk, recreate, busy_timeout, result)
         found = survey(volume.host_path, device)
         if found.other_devices:
             raise CleanError(f"{', '.join(found.other_devices)} is on another file system than "
@@ -807,40 +818,49 @@ def clean_volume(volume: VolumeTarget, *, quarantine_it: bool, recreate: bool,
         if found.empty and (recreate or quarantine_it):
             result["msg"] = f"{volume.host_path} is already empty: nothing to clean"
             return result
-        result["changed"] = True
-        result["removed"] = found.counts()
-        result["diff"] = _diff(volume, found, quarantine_it, recreate)
-        if check_mode:
-            verb = "move to the trash" if quarantine_it else "delete"
-            result["msg"] = (f"would {verb} {found.files} files, {found.directories} "
-                             f"directories, {found.bytes} bytes in {volume.host_path}")
-            result["recreated"] = recreate
-            return result
-
-        started = time.monotonic()
-        deleted = delete_contents(volume.host_path, device, busy_timeout)
-        if deleted.errors:
-            remaining = survey(volume.host_path, device)
-            raise CleanError(explain_failure(volume, deleted, remaining, disk.fstype,
-                                             busy_timeout),
-                             removed={"files": deleted.files,
-                                      "directories": deleted.directories,
-                                      "bytes": max(0, found.bytes - remaining.bytes)},
-                             remaining=remaining.counts(), host_path=volume.host_path)
-        result["removed"] = {"files": deleted.files, "directories": deleted.directories,
-                             "bytes": found.bytes}
-        if recreate:
-            result["recreated"] = True
-        else:
-            os.rmdir(volume.host_path)
-        result["msg"] = (f"deleted {deleted.files} files, {deleted.directories} directories, "
-                         f"{found.bytes} bytes in {volume.host_path} in "
-                         f"{time.monotonic() - started:.1f} s ({deleted.passes} passes)"
-                         + ("" if recreate else "; removed the directory itself"))
+        verb = "move to the trash" if quarantine_it else "delete"
+        result.update(changed=True, removed=found.counts(), recreated=recreate,
+                      diff=_diff(volume, found.counts(), quarantine_it, recreate),
+                      msg=f"would {verb} {found.files} files, {found.directories} "
+                          f"directories, {found.bytes} bytes in {volume.host_path}")
         return result
     finally:
         if lock is not None:
             release_lock(lock)
+
+
+def _delete_step(volume: VolumeTarget, disk: DiskState, recreate: bool, busy_timeout: float,
+                 result: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Delete in one walk that counts as it goes: the mount table was checked already, and
+    the walk itself never enters a directory on another device."""
+    assert disk.stat is not None
+    if is_empty(volume.host_path):
+        if recreate:
+            result["msg"] = f"{volume.host_path} is already empty: nothing to clean"
+            return result
+        os.rmdir(volume.host_path)
+        result.update(changed=True, msg=f"removed the empty directory {volume.host_path}")
+        return result
+    started = time.monotonic()
+    deleted = delete_contents(volume.host_path, disk.stat.st_dev, busy_timeout)
+    removed = {"files": deleted.files, "directories": deleted.directories,
+               "bytes": deleted.bytes}
+    if deleted.errors:
+        remaining = survey(volume.host_path, disk.stat.st_dev)
+        raise CleanError(explain_failure(volume, deleted, remaining, disk.fstype, busy_timeout),
+                         removed=removed, remaining=remaining.counts(),
+                         host_path=volume.host_path)
+    if recreate:
+        result["recreated"] = True
+    else:
+        os.rmdir(volume.host_path)
+    result.update(changed=True, removed=removed,
+                  diff=_diff(volume, removed, False, recreate),
+                  msg=f"deleted {deleted.files} files, {deleted.directories} directories, "
+                      f"{deleted.bytes} bytes in {volume.host_path} in "
+                      f"{time.monotonic() - started:.1f} s ({deleted.passes} passes)"
+                      + ("" if recreate else "; removed the directory itself"))
+    return result
 
 
 def _quarantine_step(volume: VolumeTarget, disk: DiskState, recreate: bool,
@@ -861,11 +881,11 @@ def _quarantine_step(volume: VolumeTarget, disk: DiskState, recreate: bool,
     return result
 
 
-def _diff(volume: VolumeTarget, found: Survey, quarantine_it: bool,
+def _diff(volume: VolumeTarget, counts: dict[str, int], quarantine_it: bool,
           recreate: bool) -> dict[str, str]:
     after = "empty directory" if recreate else "absent"
     if quarantine_it:
         after += f" (data moved to {volume.trash_dir}/)"
-    return {"before": f"{volume.host_path}: {found.files} files, {found.directories} "
-                      f"directories, {found.bytes} bytes\n",
+    return {"before": f"{volume.host_path}: {counts['files']} files, "
+                      f"{counts['directories']} directories, {counts['bytes']} bytes\n",
             "after": f"{volume.host_path}: {after}\n"}
