@@ -56,8 +56,7 @@ _REJECTED_CREDENTIAL_CODES = {"AuthFailure", "InvalidClientTokenId", "Unrecogniz
                               "SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken",
                               "ExpiredTokenException", "RequestExpired"}
 
-_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
-                 "UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure"}
+_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"}
 
 
 class AwsError(Exception):
