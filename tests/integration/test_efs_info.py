@@ -35,7 +35,9 @@ def _file_system(efs: t.Any, tags: dict[str, str]) -> str:
 
 def make_racks(endpoint: str) -> dict[str, str]:
     """A VPC with subnets in two AZs. Rack r1's file system (Rack tag) has a target in each AZ;
-    r2's (Name tag only) has none; r3 uses another tag key; r4 has two; one is unrelated."""
+    r2's (Name tag only) has none; r3 uses another tag key; r4 has two; one is unrelated;
+    r5's comes after ten more, beyond the first page of DescribeFileSystems (moto gives ten
+    per page, as a small MaxItems would)."""
     request = urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")
     urllib.request.urlopen(request, timeout=10).close()
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=endpoint)
@@ -52,6 +54,9 @@ def make_racks(endpoint: str) -> dict[str, str]:
         "r4_name": _file_system(efs, {"Name": "r4-shared-volumes"}),
         "other": _file_system(efs, {"Rack": "other", "Name": "unrelated"}),
     }
+    for number in range(10):
+        _file_system(efs, {"Rack": f"filler{number}"})
+    ids["r5"] = _file_system(efs, {"Rack": "r5"})
     efs.create_mount_target(FileSystemId=ids["r1"], SubnetId=subnets["us-east-1a"],
                             IpAddress="10.0.1.25")
     efs.create_mount_target(FileSystemId=ids["r1"], SubnetId=subnets["us-east-1b"],
@@ -82,6 +87,7 @@ def cases(ids: dict[str, str], endpoint: str) -> tuple[dict[str, dict], dict[str
         "by_rack_tag": {"rack": "r1"},
         "by_name_tag": {"rack": "r2"},
         "by_custom_tag_key": {"rack": "r3", "tag_key": "convox:rack"},
+        "beyond_the_first_page": {"rack": "r5"},
         "no_file_system": {"rack": "missing"},
         "several_file_systems": {"rack": "r4"},
         "unknown_id": {"file_system_id": "fs-00000000"},
@@ -196,7 +202,11 @@ def test_custom_tag_key(lookups: tuple) -> None:
 
 def test_no_file_system_for_the_rack_is_an_error(lookups: tuple) -> None:
     assert ("no EFS file system in us-east-1 has the tag Rack=missing or the name "
-            "missing-shared-volumes (looked at 6)") in failed(lookups, "no_file_system")
+            "missing-shared-volumes (looked at 17)") in failed(lookups, "no_file_system")
+
+
+def test_every_page_of_file_systems_is_read(lookups: tuple) -> None:
+    assert ok(lookups, "beyond_the_first_page")["file_system"]["id"] == lookups[0]["r5"]
 
 
 def test_several_file_systems_for_the_rack_is_an_error(lookups: tuple) -> None:
