@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""playbooks/layout.yml on two hosts: once per rack on a shared root, per host otherwise.
+"""playbooks/layout.yml on several hosts: once per rack on a shared root, per host otherwise.
 
 Both hosts are this machine (local connection), so the directories of both land in one
 temporary root; what differs is how many hosts run the layout task."""
@@ -18,13 +18,14 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
-def run_layout(tmp_path: Path, shared: bool) -> str:
+def run_layout(tmp_path: Path, shared: bool, racks: dict[str, str]) -> str:
+    """Run playbooks/layout.yml on one local host per key of `racks` (host: its rack)."""
     inventory = tmp_path / "inventory.json"
     local = {"ansible_connection": "local",
              "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
-    inventory.write_text(json.dumps({"all": {"hosts": {"instance-a": local,
-                                                       "instance-b": local}}}))
-    extra = {"convox_rack": "r1", "convox_volumes_target": "rack",
+    hosts = {host: dict(local, convox_rack=rack) for host, rack in racks.items()}
+    inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
+    extra = {"convox_volumes_target": "rack",
              "convox_volumes_root": str(tmp_path / "volumes"),
              "convox_volumes_shared_root": shared, "convox_hosts": "all",
              "convox_apps": [{"name": "a1", "services": {"web": ["/data"]}}]}
@@ -32,7 +33,8 @@ def run_layout(tmp_path: Path, shared: bool) -> str:
                ANSIBLE_COLLECTIONS_PATH=str(CHECKOUT / ".collections"), ANSIBLE_NOCOLOR="1")
     run = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(inventory), "playbooks/layout.yml",
                           "-e", json.dumps(extra)],
-                         cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=600)
+                         cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=600,
+                         check=False)
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout
 
@@ -42,12 +44,23 @@ def hosts_of_task(output: str, task: str) -> list[str]:
     return sorted(set(re.findall(r"^(?:ok|changed): \[([\w-]+)\]", section, re.MULTILINE)))
 
 
-@pytest.mark.parametrize("shared, expected_hosts", [
-    (True, ["instance-a"]),
-    (False, ["instance-a", "instance-b"]),
+ONE_RACK = {"instance-a": "r1", "instance-b": "r1"}
+TWO_RACKS = {"r1-first": "r1", "r2-first": "r2", "r1-second": "r1", "r2-second": "r2"}
+
+
+@pytest.mark.parametrize("shared, racks, expected_hosts, expected_apps", [
+    (True, ONE_RACK, ["instance-a"], ["r1-a1"]),
+    (False, ONE_RACK, ["instance-a", "instance-b"], ["r1-a1"]),
+    # Several racks in one inventory: once per rack, not once per play.
+    (True, TWO_RACKS, ["r1-first", "r2-first"], ["r1-a1", "r2-a1"]),
+    (False, TWO_RACKS, ["r1-first", "r1-second", "r2-first", "r2-second"], ["r1-a1", "r2-a1"]),
 ])
-def test_layout_runs_once_on_a_shared_root(tmp_path: Path, shared: bool,
-                                           expected_hosts: list[str]) -> None:
-    output = run_layout(tmp_path, shared)
+def test_layout_runs_once_per_rack_on_a_shared_root(tmp_path: Path, shared: bool,
+                                                    racks: dict[str, str],
+                                                    expected_hosts: list[str],
+                                                    expected_apps: list[str]) -> None:
+    output = run_layout(tmp_path, shared, racks)
     assert hosts_of_task(output, "Lay out the volume directories") == expected_hosts
-    assert (tmp_path / "volumes/r1-a1/web/data").is_dir()
+    assert hosts_of_task(output, "Show where each volume lives") == expected_hosts
+    assert sorted(os.listdir(tmp_path / "volumes")) == expected_apps
+    assert all((tmp_path / "volumes" / app / "web/data").is_dir() for app in expected_apps)
