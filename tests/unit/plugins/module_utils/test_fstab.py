@@ -144,4 +144,3 @@ def test_other_lines_of_any_shape_stay_byte_identical(others: str) -> None:
 def test_windows_line_endings_are_kept(text: str, expected: str) -> None:
     assert _fstab.update(text, "/volumes", WANTED) == expected
     assert _fstab.update(expected, "/volumes", WANTED) == expected
-

@@ -24,7 +24,6 @@ LINE_OPTIONS = ("nfsvers=4.1,rsize=1048576,wsize=1048576,hard,timeo=600,retrans=
 Run = t.Callable[..., dict[str, t.Any]]
 
 
-
 @pytest.fixture
 def rack(tmp_path: Path) -> dict[str, Path]:
     fstab = tmp_path / "fstab"
