@@ -161,7 +161,7 @@ def update(text: str, mount_point: str, wanted_line: str | None) -> str:
     out = []
     for number, line in enumerate(lines, start=1):
         if number == replace_at:
-            ending = line[len(line.rstrip("\r\n")):] or "\n"
+            ending = line[len(line.rstrip("\r\n")):] or _line_ending(text)
             out.append(wanted_line + ending)
         elif number not in drop:
             out.append(line)

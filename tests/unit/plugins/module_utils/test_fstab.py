@@ -144,3 +144,9 @@ def test_other_lines_of_any_shape_stay_byte_identical(others: str) -> None:
 def test_windows_line_endings_are_kept(text: str, expected: str) -> None:
     assert _fstab.update(text, "/volumes", WANTED) == expected
     assert _fstab.update(expected, "/volumes", WANTED) == expected
+
+
+def test_a_replaced_last_line_without_newline_gets_the_file_s_ending() -> None:
+    text = "UUID=0a1b / ext4 defaults 0 1\r\na:/ /volumes nfs4 defaults 0 0"
+    assert _fstab.update(text, "/volumes", WANTED) == (
+        "UUID=0a1b / ext4 defaults 0 1\r\n" + WANTED + "\r\n")
