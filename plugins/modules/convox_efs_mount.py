@@ -452,6 +452,13 @@ def wanted_source(module: AnsibleModule, settings: dict[str, t.Any],
         return settings["source"], "source was given"
     if params["tls"]:
         return f"{settings['file_system_id']}:/", "tls: amazon-efs-utils finds the mount target"
+    if params["mount_targets"] == {} and not params["mount_target_ip"]:
+        # The mapping lists usable targets only: empty can mean none, or none available yet.
+        raise TaskError(
+            f"mount_targets is an empty mapping: file system {settings['file_system_id']} has "
+            f"no available mount target (none at all, or all still 'creating'). Pass "
+            f"convox_efs_info's 'mount_targets' list instead to see their states, or wait "
+            f"and run again.")
     try:
         choice = _efs.choose_source(
             file_system_id=settings["file_system_id"], region=params["region"],

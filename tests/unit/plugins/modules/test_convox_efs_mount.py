@@ -239,6 +239,9 @@ TARGETS_CREATING_IN_B = [
      "no available target in us-east-1b; available: us-east-1a"),
     ({"file_system_id": "fs-0000aaaa", "availability_zone": "us-east-1b", "mount_targets": []},
      "file system fs-0000aaaa has no mount targets"),
+    ({"file_system_id": "fs-0000aaaa", "availability_zone": "us-east-1b", "mount_targets": {}},
+     "mount_targets is an empty mapping: file system fs-0000aaaa has no available mount "
+     "target (none at all, or all still 'creating')"),
     ({"file_system_id": "fs-0000aaaa", "mount_targets": {"us-east-1a": "10.0.1.25"}},
      "availability zone is unknown"),
     ({"file_system_id": "0000aaaa"}, "'0000aaaa' is not an EFS file system ID"),
