@@ -427,8 +427,9 @@ def parse_compose(document: t.Mapping[str, t.Any], env: t.Mapping[str, t.Any] | 
                             f"{describe_entry(document)}"])
     services = document.get("services")
     if not isinstance(services, dict) or not services:
-        raise ComposeError(["the compose document has no 'services' mapping: is it a "
-                            "docker-compose.yml?"])
+        raise ComposeError([f"the compose document has no 'services' mapping (services: "
+                            f"{describe_entry(services)}): give at least one service, or "
+                            f"check that the file is a docker-compose.yml"])
     declared = document.get("volumes") or {}
     if not isinstance(declared, dict):
         raise ComposeError([f"the top-level 'volumes' must map volume names to their "

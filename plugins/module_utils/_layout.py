@@ -28,6 +28,7 @@ from ansible_collections.convox.volumes.plugins.module_utils._paths import (
     default_root,
     expand_home,
     forbidden_host_root,
+    is_relative_path,
     looks_like_socket,
     resolve_relative,
     validate_name,
@@ -175,7 +176,7 @@ def _place(app: str, volume: ComposeVolume, *, target: str, rack: str | None, ro
         return PlacedVolume(app, volume, None, create=False)
 
     source = t.cast(str, volume.source)
-    if source.startswith("."):
+    if is_relative_path(source):
         if target == "rack":
             raise VolumeRuleError(
                 "a path relative to the compose file has no meaning on a rack instance, where "

@@ -105,7 +105,10 @@ options:
   create_host_paths:
     description:
       - Also create missing host paths of C(host:container) entries, except below C(/proc),
-        C(/sys), C(/dev), C(/run), C(/var/run) and paths named like sockets.
+        C(/sys), C(/dev), C(/run), C(/var/run), paths named like sockets and long-syntax
+        entries with C(bind.create_host_path=false).
+      - A host path that exists (a directory, or a file such as C(/etc/localtime)) is used as
+        it is.
     type: bool
     default: false
   owner:
@@ -122,6 +125,8 @@ options:
     description:
       - Octal permissions of the directories this module creates, such as V('0755') or
         V('2775'). Existing directories keep their mode.
+      - Quote it in YAML; an integer is taken as the number it is (unquoted C(0755) is 493,
+        which is right; unquoted C(755) is not).
     type: raw
     default: '0755'
 attributes:

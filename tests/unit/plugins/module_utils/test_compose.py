@@ -438,7 +438,13 @@ def test_compose_without_volumes(document: dict, expected: list) -> None:
             for v in parse_compose(document)] == expected
 
 
-@pytest.mark.parametrize("document", [{"services": None}, {"services": {}}])
-def test_compose_without_services_is_refused(document: dict) -> None:
-    with pytest.raises(ComposeError, match="no 'services' mapping"):
+@pytest.mark.parametrize("document, shown", [
+    ({"services": None}, "null"), ({"services": {}}, "{}"), ({"version": "3"}, "null"),
+    ({"services": ["web"]}, '["web"]'),
+])
+def test_compose_without_services_is_refused(document: dict, shown: str) -> None:
+    with pytest.raises(ComposeError) as info:
         parse_compose(document)
+    assert str(info.value) == (f"the compose document has no 'services' mapping (services: "
+                               f"{shown}): give at least one service, or check that the file "
+                               f"is a docker-compose.yml")

@@ -103,7 +103,8 @@ def test_volume_host_path(kwargs: dict, expected: str) -> None:
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(target="rack", app="myapp", service="web"), "rack name None"),
+    (dict(target="rack", app="myapp", service="web"), "rack name None is not a Convox name"),
+    (dict(target="rack", rack="r", app="", service="web"), "app name '' is not a Convox name"),
     (dict(target="local", app="myapp", service="web"), "home directory"),
     (dict(target="cloud", app="myapp", service="web", root="/v"), "target 'cloud'"),
     (dict(target="rack", rack="r", app="My_App", service="web"), "app name"),

@@ -100,7 +100,7 @@ def test_case1_no_directory_named_after_a_mode(run_module: RunModule, tmp_path: 
     assert result["changed"] is True
     assert tree(srv) == ["cfg", "long", "up"]
     assert not root.exists()  # host paths only: nothing under the volumes root
-    names = {name for _, dirs, _ in os.walk(tmp_path) for name in dirs}
+    names = {name for walked in os.walk(tmp_path) for name in walked[1]}
     assert not names & {"ro", "rw", "z", "rw,z"}
     assert [(v["read_only"], v["selinux"]) for v in result["volumes"]] == [
         (True, None), (False, "z"), (True, None)]
@@ -240,7 +240,7 @@ def test_local_target_with_relative_paths(run_module: RunModule, tmp_path: Path)
 
 
 def test_local_target_defaults_to_the_users_home(run_module: RunModule,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     home = pwd.getpwuid(os.geteuid()).pw_dir
     monkeypatch.setenv("HOME", "/nonexistent/decoy")  # become can leave $HOME as it was
     result = run_module(convox_volume, {"target": "local", "app": f"a-{uuid.uuid4().hex[:8]}",
@@ -274,7 +274,6 @@ def test_compose_volumes_filter_gives_the_modules_list(run_module: RunModule,
                                         "compose": compose}, check_mode=True)
     expected = [dict(volume, created=False) for volume in result["volumes"]]
     assert compose_volumes(compose, rack="r1", app="a1", root=str(tmp_path)) == expected
-
 
 
 def test_existing_file_host_paths_are_used(run_module: RunModule, tmp_path: Path) -> None:
@@ -332,7 +331,7 @@ def _run_as(user: str, run_module: RunModule, module_args: dict[str, t.Any],
     os.close(write_end)
     with os.fdopen(read_end) as pipe:
         output = pipe.read()
-    _, status = os.waitpid(pid, 0)
+    status = os.waitpid(pid, 0)[1]
     assert os.waitstatus_to_exitcode(status) == 0, output
     return json.loads(output)
 
