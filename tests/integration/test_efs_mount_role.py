@@ -42,9 +42,10 @@ def ansible_env() -> dict[str, str]:
     return env
 
 
-def run_play(inventory: Path, prefix: list[str] | None = None) -> tuple[int, dict]:
+def run_play(inventory: Path, prefix: list[str] | None = None,
+             options: tuple[str, ...] = ()) -> tuple[int, dict]:
     process = subprocess.run(
-        (prefix or []) + [str(BIN / "ansible-playbook"), "-i", str(inventory),
+        (prefix or []) + [str(BIN / "ansible-playbook"), "-i", str(inventory), *options,
                           str(CHECKOUT / "playbooks" / "mount.yml")],
         capture_output=True, text=True, env=ansible_env(), cwd=CHECKOUT, timeout=900,
         check=False)
@@ -212,3 +213,30 @@ def test_discovery_once_per_rack_and_each_instance_uses_its_az(
     rc, second = run_play(inventory, namespace_with_moto["inside"])
     assert rc == 0
     assert all(stats["changed"] == 0 for stats in second["stats"].values()), second["stats"]
+
+
+def test_check_mode_reads_the_az_and_the_installed_client_and_changes_nothing(
+        tmp_path: Path, namespace_with_moto: dict[str, t.Any]) -> None:
+    """--check skips ansible.builtin.uri and command unless told otherwise: the AZ from the
+    metadata service and the list of installed packages must still be read."""
+    endpoint = namespace_with_moto["endpoint"]
+    (tmp_path / "fstab").write_text("UUID=0a1b / ext4 defaults 0 1\n")
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(json.dumps({"all": {"hosts": {"r2-x": {
+        "ansible_connection": "local", "ansible_python_interpreter": PYTHON,
+        "convox_rack": "r2", "convox_efs_discover": True, "efs_mount_region": "us-east-1",
+        "efs_mount_endpoint_url": endpoint, "efs_mount_metadata_url": endpoint,
+        "efs_mount_timeout": 5, "efs_mount_path": str(tmp_path / "volumes"),
+        "efs_mount_fstab": str(tmp_path / "fstab")}}}}))
+
+    rc, output = run_play(inventory, namespace_with_moto["inside"], ("--check", "--diff"))
+
+    assert rc == 0, output
+    installed = task_results(output, "Check which client packages are installed (no network)")
+    assert not installed["r2-x"].get("skipped"), installed
+    mount = task_results(output, "Mount the file system on this instance")["r2-x"]
+    assert mount["changed"] is True and mount["source"] == "10.0.1.26:/", mount
+    assert mount["actions"][0] == "mount 10.0.1.26:/"
+    assert "us-east-1a" in mount["source_reason"]
+    assert (tmp_path / "fstab").read_text() == "UUID=0a1b / ext4 defaults 0 1\n"
+    assert not (tmp_path / "volumes").exists()
