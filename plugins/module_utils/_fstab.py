@@ -60,6 +60,11 @@ def is_fstab_only(option: str) -> bool:
     return name in FSTAB_ONLY_OPTIONS or name.startswith(("x-systemd.", "x-", "comment"))
 
 
+def kernel_options(options: t.Iterable[str]) -> list[str]:
+    """The options that reach the mount itself: all but the fstab-only ones."""
+    return [option for option in options if not is_fstab_only(option)]
+
+
 def parse_line(line: str, line_number: int) -> FstabEntry | None:
     """The entry of one line, or None for a blank line or a comment.
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.convox.volumes.plugins.module_utils._fstab import (
-    is_fstab_only, normalise_mount_point, unescape,
+    is_fstab_only, kernel_options, normalise_mount_point, unescape,
 )
 
 MOUNTINFO = "/proc/self/mountinfo"
@@ -157,8 +157,7 @@ def option_differences(wanted: t.Iterable[str], live: t.Iterable[str],
     `asked_before` are the options the live mount was asked for (its fstab line): an rsize or
     wsize the server lowered is no difference while the wanted value is the one asked for.
     """
-    wanted_list = [option for option in wanted if not is_fstab_only(option)]
-    wanted_pairs = _option_pairs(wanted_list)
+    wanted_pairs = _option_pairs(kernel_options(wanted))
     live_pairs = _option_pairs(live)
     before_pairs = _option_pairs(asked_before)
     for group, default in _KERNEL_DEFAULTS.items():

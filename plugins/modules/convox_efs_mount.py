@@ -551,7 +551,7 @@ def unmount(module: AnsibleModule, path: str, source: str) -> None:
 
 def mount(module: AnsibleModule, path: str, source: str, options: list[str]) -> None:
     params = module.params
-    kernel_options = [option for option in options if not _fstab.is_fstab_only(option)]
+    kernel_options = _fstab.kernel_options(options)
     argv = ["mount", "-t", _efs.fstype_for(params["tls"])]
     if kernel_options:
         argv += ["-o", ",".join(kernel_options)]
@@ -724,8 +724,7 @@ def main() -> None:
             module.log(action)
 
         will_be_mounted = params["state"] == "mounted"
-        kernel_options = [option for option in settings["options"]
-                          if not _fstab.is_fstab_only(option)]
+        kernel_options = _fstab.kernel_options(settings["options"])
         after_mount = (f"{source} {_efs.fstype_for(params['tls'])} {','.join(kernel_options)}\n"
                        if plan["mount"] else describe_mount(current) if will_be_mounted else "")
         result.update(source=source, source_reason=reason, fstab_line=wanted_line,
