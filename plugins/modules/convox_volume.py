@@ -129,6 +129,13 @@ options:
         which is right; unquoted C(755) is not).
     type: raw
     default: '0755'
+  timeout:
+    description:
+      - Seconds to wait for the file system while looking at the volume paths. A dead NFS or
+        EFS server makes even C(stat) block; the paths are looked at in a child process, and
+        the task fails after this long, before creating anything.
+    type: float
+    default: 30
 attributes:
   check_mode:
     description: Whether the task can run with C(--check) and predict its changes.
@@ -280,9 +287,15 @@ import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.convox.volumes.plugins.module_utils._child import (
+    ChildFailed,
+    ChildTimeout,
+    call_with_timeout,
+)
 from ansible_collections.convox.volumes.plugins.module_utils._compose import ComposeError
 from ansible_collections.convox.volumes.plugins.module_utils._layout import (
     NAMED_VOLUME_CHOICES,
+    DirectoryPlan,
     Layout,
     create_directories,
     describe_apps,
@@ -318,6 +331,7 @@ ARGUMENT_SPEC: dict[str, t.Any] = dict(
     owner=dict(type="str"),
     group=dict(type="str"),
     dir_mode=dict(type="raw", default="0755"),
+    timeout=dict(type="float", default=30),
 )
 
 
@@ -357,6 +371,24 @@ def resolve_owner(owner: str | None, group: str | None) -> tuple[int, int]:
     return uid, gid
 
 
+def plan_in_child(layout: Layout, timeout: float) -> DirectoryPlan:
+    """plan_directories in a child process: on a dead NFS server even stat never returns."""
+    if timeout <= 0:
+        raise VolumeRuleError(f"timeout {timeout:g} is not a number of seconds above 0: give "
+                              f"one such as 30")
+    try:
+        return call_with_timeout(plan_directories, (layout,), timeout=timeout)
+    except ChildTimeout:
+        raise VolumeRuleError(f"the volume paths under {layout.root} did not answer within "
+                              f"timeout={timeout:g} s: the file server of the volumes root may "
+                              f"be down; check the mount, or raise 'timeout'") from None
+    except ChildFailed as exc:
+        if exc.exc_type == VolumeRuleError.__name__:
+            raise VolumeRuleError(str(exc)) from None
+        raise VolumeRuleError(f"looking at the volume paths failed ({exc.exc_type}): {exc}"
+                              ) from None
+
+
 def apps_from_params(params: dict[str, t.Any]) -> list[dict[str, t.Any]]:
     if params["apps"] is not None:
         return params["apps"]
@@ -391,7 +423,7 @@ def main() -> None:
             apps_from_params(params), target=params["target"], rack=params["rack"],
             root=params["root"], home=current_user_home(), named_volumes=params["named_volumes"],
             create_host_paths=params["create_host_paths"])
-        plan = plan_directories(layout)
+        plan = plan_in_child(layout, params["timeout"])
     except (VolumeRuleError, ComposeError) as exc:
         module.fail_json(msg=f"nothing was created: {exc}")
 
