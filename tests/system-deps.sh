@@ -9,6 +9,8 @@ packages=(
   openssh-client netcat-openbsd
   # Molecule's container engine
   docker.io
+  # Molecule's local scenario becomes a throwaway developer with sudo (pipelining needs it)
+  sudo
   # data migration and tree copies
   rsync
 )
