@@ -26,8 +26,9 @@ description:
   - Files that a process still holds open (on NFS they become C(.nfsXXXX) and cannot be
     removed) are retried until O(busy_timeout); then the task fails, saying how many remain,
     after everything else was deleted. A partial delete is never reported as a success.
-  - With O(quarantine=true) the volume is renamed into C(<root>/.convox-trash/) instead:
-    instant whatever its size, and reversible with M(convox.volumes.convox_volume_restore).
+  - With O(quarantine=true) the volume is renamed into C(<root>/.convox-trash/) instead,
+    which is instant whatever its size and reversible with
+    M(convox.volumes.convox_volume_restore).
 author:
   - convox.volumes contributors
 options:
@@ -109,7 +110,7 @@ attributes:
     support: full
     details: A volume that is already empty or does not exist reports no change.
 notes:
-  - Short name from a checkout: C(ansible -m convox_volume_clean) works from the repository
+  - From a checkout the short name C(ansible -m convox_volume_clean) works at the repository
     root, whose C(ansible.cfg) sets C(library = ./plugins/modules) (run C(make link) first so
     the collection imports resolve). Anywhere else use the FQCN.
   - If the NFS server dies in the middle of a delete, the task blocks like C(rm) would.

@@ -27,7 +27,9 @@ author:
   - convox.volumes contributors
 options:
   target:
-    description: V(rack) for C(<root>/<rack>-<app>/<service>/), V(local) for C(<root>/<app>/<service>/).
+    description:
+      - V(rack) for C(<root>/<rack>-<app>/<service>/), V(local) for
+        C(<root>/<app>/<service>/).
     type: str
     choices: [rack, local]
     default: rack
@@ -116,7 +118,9 @@ problems:
   returned: always
   type: list
   elements: dict
-  sample: [{"path": "/volumes/r1-a1/web", "reason": "a regular file where a service directory should be"}]
+  sample:
+    - path: /volumes/r1-a1/web
+      reason: a regular file where a service directory should be
 unreachable:
   description: Paths that did not answer within O(timeout).
   returned: always

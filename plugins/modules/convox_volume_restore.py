@@ -23,7 +23,8 @@ author:
 options:
   quarantined_to:
     description:
-      - The trash entry, as returned in RV(convox.volumes.convox_volume_clean#module:quarantined_to).
+      - The trash entry, as returned in
+        RV(convox.volumes.convox_volume_clean#module:quarantined_to).
         Its root is the directory that holds C(.convox-trash).
     type: str
     required: true
