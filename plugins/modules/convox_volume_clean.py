@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: contributors to the convox.volumes collection
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ description:
     which is instant whatever its size and reversible with
     M(convox.volumes.convox_volume_restore).
 author:
-  - convox.volumes contributors
+  - convox.volumes contributors (@convox-volumes)
 options:
   rack:
     description:
@@ -100,13 +101,16 @@ options:
     default: 30
 attributes:
   check_mode:
+    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Reports the files, directories and bytes that would go; touches nothing, takes
       no lock.
   diff_mode:
+    description: Whether the task can show what it changes with C(--diff).
     support: full
     details: Shows the volume directory before (counts) and after (empty, absent or moved).
   idempotent:
+    description: Whether a second run with the same input changes nothing.
     support: full
     details: A volume that is already empty or does not exist reports no change.
 notes:
