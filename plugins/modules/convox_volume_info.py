@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: contributors to the convox.volumes collection
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ description:
     (C(db/var/lib/postgresql/data)); a volume whose only content is one directory is then
     reported one level too deep.
 author:
-  - convox.volumes contributors
+  - convox.volumes contributors (@convox-volumes)
 options:
   target:
     description:
@@ -54,12 +55,15 @@ options:
     default: 60
 attributes:
   check_mode:
+    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Reads only; runs the same in check mode.
   diff_mode:
+    description: Whether the task can show what it changes with C(--diff).
     support: none
     details: Changes nothing.
   idempotent:
+    description: Whether a second run with the same input changes nothing.
     support: full
     details: Reads only.
 """
