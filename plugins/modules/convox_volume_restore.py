@@ -1,5 +1,6 @@
 #!/usr/bin/python
 # SPDX-License-Identifier: GPL-3.0-or-later
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 # Copyright: contributors to the convox.volumes collection
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ description:
     quarantine recreated) is replaced.
   - Takes the same per-service lock as the clean.
 author:
-  - convox.volumes contributors
+  - convox.volumes contributors (@convox-volumes)
 options:
   quarantined_to:
     description:
@@ -56,12 +57,15 @@ options:
     default: 30
 attributes:
   check_mode:
+    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Reports where the volume would go; moves nothing.
   diff_mode:
+    description: Whether the task can show what it changes with C(--diff).
     support: full
     details: Shows the trash entry and the volume directory before and after.
   idempotent:
+    description: Whether a second run with the same input changes nothing.
     support: full
     details: The record is kept as C(<entry>.restored.json), so a second run reports no change.
 seealso:
