@@ -28,7 +28,6 @@ from ansible_collections.convox.volumes.plugins.module_utils._child import (
 )
 from ansible_collections.convox.volumes.plugins.module_utils._clean import (
     NFS_SILLY_PREFIX,
-    RESTORED_SUFFIX,
     SIDECAR_SUFFIX,
     TRASH_DIR,
 )
