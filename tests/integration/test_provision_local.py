@@ -40,7 +40,7 @@ def provision(*extra_vars: str, check: bool = False) -> subprocess.CompletedProc
     if check:
         command.append("--check")
     return subprocess.run(command, cwd=CHECKOUT, env=env, capture_output=True, text=True,
-                          timeout=600)
+                          timeout=600, check=False)
 
 
 def recap(run: subprocess.CompletedProcess[str]) -> dict[str, int]:
