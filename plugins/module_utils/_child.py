@@ -61,7 +61,7 @@ def call_with_timeout(function: t.Callable[..., t.Any], args: tuple = (),
             if remaining <= 0:
                 _kill(pid)
                 raise ChildTimeout(f"no answer after {timeout:g} s")
-            ready, _, _ = select.select([read_fd], [], [], remaining)
+            ready = select.select([read_fd], [], [], remaining)[0]
             if not ready:
                 continue
             chunk = os.read(read_fd, 1 << 16)
