@@ -160,9 +160,9 @@ def resolve_target(*, target: str, app: object, service: object, rack: object = 
         resolved = normalise_absolute(host_path, "host_path")
         if not resolved.startswith(service_dir + "/"):
             if resolved in (service_dir, app_dir, root_dir) or resolved == "/":
-                what = {service_dir: "the service directory itself", app_dir:
-                        "the app directory", root_dir: "the volumes root"}.get(resolved,
-                                                                              "the root")
+                names = {service_dir: "the service directory itself",
+                         app_dir: "the app directory", root_dir: "the volumes root"}
+                what = names.get(resolved, "the root")
                 raise VolumeRuleError(
                     f"host_path {host_path!r} resolves to {resolved}, {what}: give one volume's "
                     f"directory strictly below {service_dir}/")
