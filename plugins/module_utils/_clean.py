@@ -676,7 +676,8 @@ def quarantine(volume: VolumeTarget, disk: DiskState, recreate: bool) -> tuple[s
     """Rename the volume into <root>/.convox-trash/ and record where it came from; recreate an
     empty directory with the old owner and mode. Returns (quarantined_to, recreated)."""
     _safe_directory(volume.trash_dir, 0o700)
-    assert disk.stat is not None
+    if disk.stat is None:
+        raise AssertionError("the volume directory was not inspected before this step")
     if os.lstat(volume.trash_dir).st_dev != disk.stat.st_dev:
         raise CleanError(f"the trash {volume.trash_dir} is on another file system than "
                          f"{volume.host_path}, so a quarantine cannot be an instant rename: "
@@ -790,7 +791,8 @@ def clean_volume(volume: VolumeTarget, *, quarantine_it: bool, recreate: bool,
     if not disk.exists:
         result["msg"] = f"{volume.host_path} does not exist: nothing to clean"
         return result
-    assert disk.stat is not None
+    if disk.stat is None:
+        raise AssertionError("the volume directory was not inspected before this step")
     device = disk.stat.st_dev
     log(f"{volume.host_path} passed the checks (inside {volume.service_dir}, no links below "
         f"{volume.root}, no mounts below it, {disk.fstype} file system)")
@@ -833,7 +835,8 @@ def _delete_step(volume: VolumeTarget, disk: DiskState, recreate: bool, busy_tim
                  result: dict[str, t.Any]) -> dict[str, t.Any]:
     """Delete in one walk that counts as it goes: the mount table was checked already, and
     the walk itself never enters a directory on another device."""
-    assert disk.stat is not None
+    if disk.stat is None:
+        raise AssertionError("the volume directory was not inspected before this step")
     if is_empty(volume.host_path):
         if recreate:
             result["msg"] = f"{volume.host_path} is already empty: nothing to clean"
