@@ -210,7 +210,10 @@ from ansible_collections.convox.volumes.plugins.module_utils._clean import (
     clean_volume,
     resolve_target,
 )
-from ansible_collections.convox.volumes.plugins.module_utils._paths import VolumeRuleError
+from ansible_collections.convox.volumes.plugins.module_utils._paths import (
+    VolumeRuleError,
+    current_user_home,
+)
 
 ARGUMENT_SPEC: dict[str, t.Any] = {
     "rack": {"type": "str"},
@@ -251,7 +254,7 @@ def main() -> None:
         volume = resolve_target(target=params["target"], rack=params["rack"], app=params["app"],
                                 service=params["service"], path=params["path"],
                                 host_path=params["host_path"], root=params["root"],
-                                home=os.path.expanduser("~"))
+                                home=current_user_home())
     except VolumeRuleError as exc:
         module.fail_json(msg=f"refused, nothing was touched: {exc}")
 

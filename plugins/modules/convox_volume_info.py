@@ -133,13 +133,13 @@ unreachable:
   sample: ["/volumes/r1-a1/db/var/lib/postgresql/data"]
 """
 
-import os
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.convox.volumes.plugins.module_utils._paths import (
     VolumeRuleError,
+    current_user_home,
     default_root,
     normalise_absolute,
 )
@@ -169,7 +169,7 @@ def main() -> None:
         container_path = validate_scope(params["target"], params["rack"], params["app"],
                                         params["service"], params["path"])
         root = (normalise_absolute(params["root"], "root") if params["root"]
-                else default_root(params["target"], os.path.expanduser("~")))
+                else default_root(params["target"], current_user_home()))
     except VolumeRuleError as exc:
         module.fail_json(msg=str(exc))
 
