@@ -62,7 +62,7 @@ def main() -> None:
                                         f"root={MOUNT}/{name}"))
             rm_seconds.append(adhoc(bed, "ansible.builtin.command",
                                     f"rm -rf {MOUNT}/{name}/rm/data"))
-            leftover = sum(1 for _ in base.rglob("f*"))
+            leftover = len(list(base.rglob("f*")))
             assert leftover == 0, f"{leftover} files were not deleted"
             subprocess.run(["rm", "-rf", str(base)], check=False)
             print(f"round: module {module_seconds[-1]:.2f} s, rm -rf {rm_seconds[-1]:.2f} s",
