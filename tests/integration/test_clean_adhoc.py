@@ -95,10 +95,17 @@ def test_adhoc_refusal_exits_non_zero_and_deletes_nothing(tmp_path: Path) -> Non
     assert len(files_of(root)) == 4
 
 
-def playbook(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+def playbook(root: Path, *extra: str,
+             hosts: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run clean.yml on local-connection hosts: {host name: its convox_rack ('' for none)}."""
     inventory = root.parent / "inventory.yml"
-    inventory.write_text("all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-                         f"      ansible_python_interpreter: {sys.executable}\n")
+    lines = ["all:", "  hosts:"]
+    for host, rack in (hosts or {"localhost": ""}).items():
+        lines += [f"    {host}:", "      ansible_connection: local",
+                  f"      ansible_python_interpreter: {sys.executable}"]
+        if rack:
+            lines.append(f"      convox_rack: {rack}")
+    inventory.write_text("\n".join(lines) + "\n")
     command = [str(BIN / "ansible-playbook"), "-i", str(inventory),
                str(CHECKOUT / "playbooks/clean.yml"), "-e", "rack=r1", "-e", "app=a1",
                "-e", "service=db", "-e", "volume=/var/lib/postgresql/data",
@@ -108,11 +115,12 @@ def playbook(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=600, check=False)
 
 
-def task_result(run: subprocess.CompletedProcess[str], name: str) -> dict[str, t.Any]:
+def task_result(run: subprocess.CompletedProcess[str], name: str,
+                host: str = "localhost") -> dict[str, t.Any]:
     output = json.loads(run.stdout)
     for task in output["plays"][0]["tasks"]:
         if task["task"]["name"] == name:
-            return task["hosts"]["localhost"]
+            return task["hosts"][host]
     raise AssertionError(f"no task {name!r}")
 
 
@@ -136,3 +144,15 @@ def test_playbook_shows_cleans_and_shows_again(tmp_path: Path) -> None:
     again = playbook(root, "-e", "quarantine=true")
     assert again.returncode == 0
     assert task_result(again, "Clean the volume")["changed"] is False
+
+
+def test_playbook_leaves_hosts_of_other_racks_alone(tmp_path: Path) -> None:
+    """Only hosts of the named rack clean; a host whose convox_rack is another rack skips."""
+    root = tmp_path / "volumes"
+    make_tree(root, CASE_14)
+    run = playbook(root, hosts={"instance-r1": "r1", "instance-r2": "r2"})
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert task_result(run, "Clean the volume", "instance-r1")["changed"] is True
+    assert task_result(run, "Clean the volume", "instance-r2").get("skipped") is True
+    assert files_of(root) == ["r1-a1/web/data/keep",
+                              "r1-a2/db/var/lib/postgresql/data/PG_VERSION"]

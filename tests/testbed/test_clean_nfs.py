@@ -60,7 +60,9 @@ def shared_root(bed: t.Any) -> t.Iterator[tuple[str, Path]]:
 
 
 def _clean(bed: t.Any, root: str, limit: str | None = None, **extra: t.Any) -> t.Any:
-    variables = {"rack": "r1", "app": "a1", "service": "db", "volume": VOLUME, "root": root}
+    # The bed's guests stand in for instances of rack r1 (clean.yml skips other racks' hosts).
+    variables = {"rack": "r1", "convox_rack": "r1", "app": "a1", "service": "db",
+                 "volume": VOLUME, "root": root}
     variables.update(extra)
     return bed.ansible_playbook("playbooks/clean.yml", extra_vars=variables, limit=limit)
 
