@@ -220,6 +220,8 @@ class DiskState:
     real_path: str
     fstype: str
     stat: os.stat_result | None = None
+    root_stat: os.stat_result | None = None
+    chain: list[os.stat_result] = field(default_factory=list)
 
 
 def check_on_disk(volume: VolumeTarget) -> DiskState:
@@ -234,12 +236,14 @@ def check_on_disk(volume: VolumeTarget) -> DiskState:
         raise CleanError(f"the volumes root {volume.root} is not a directory: check root")
 
     current = volume.root
+    chain = []
     for part in posixpath.relpath(volume.host_path, volume.root).split("/"):
         current = posixpath.join(current, part)
         try:
             info = os.lstat(current)
         except FileNotFoundError:
             return DiskState(exists=False, real_path="", fstype="")
+        chain.append(info)
         if stat.S_ISLNK(info.st_mode):
             raise CleanError(
                 f"{current} is a symbolic link (to {os.readlink(current)!r}): no component "
@@ -261,7 +265,80 @@ def check_on_disk(volume: VolumeTarget) -> DiskState:
             f" at or below the volume {volume.host_path}: cleaning would cross into another "
             f"file system; unmount it first. Nothing was deleted.", mounts=below)
     return DiskState(exists=True, real_path=real_path,
-                     fstype=filesystem_type(real_path, mounts), stat=info)
+                     fstype=filesystem_type(real_path, mounts), stat=info,
+                     root_stat=root_stat, chain=chain)
+
+
+def _ident(info: os.stat_result) -> tuple[int, int]:
+    return (info.st_dev, info.st_ino)
+
+
+@dataclass
+class OpenVolume:
+    """Descriptors of the root, the volume's parent directory and the volume itself, each
+    opened relative to the one above without following links and matched against the
+    checks. Every change to the volume goes through these, never through its path."""
+
+    root_fd: int
+    parent_fd: int
+    volume_fd: int
+    name: str
+
+    def close(self) -> None:
+        for fd in {self.volume_fd, self.parent_fd, self.root_fd}:
+            if fd >= 0:
+                os.close(fd)
+
+
+def open_volume(volume: VolumeTarget, disk: DiskState) -> OpenVolume:
+    """Open the checked path again, one component at a time (O_NOFOLLOW, relative to the
+    parent's descriptor), and refuse if any directory is not the one the checks saw: a
+    component swapped for a link or another directory since then would otherwise redirect
+    the clean into someone else's data."""
+    if disk.root_stat is None or not disk.chain:
+        raise AssertionError("the volume directory was not inspected before this step")
+    parts = posixpath.relpath(volume.host_path, volume.root).split("/")
+    fds = [os.open(volume.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
+    try:
+        if _ident(os.fstat(fds[0])) != _ident(disk.root_stat):
+            raise _changed(volume, volume.root, "another directory")
+        current = volume.root
+        for part, checked in zip(parts, disk.chain):
+            current = posixpath.join(current, part)
+            try:
+                fds.append(os.open(part, _OPEN_DIR, dir_fd=fds[-1]))
+            except OSError as exc:
+                what = _describe_at(fds[-1], part, exc)
+                raise _changed(volume, current, what) from exc
+            if _ident(os.fstat(fds[-1])) != _ident(checked):
+                raise _changed(volume, current, "another directory")
+            if len(fds) > 3:  # keep the root, the parent and the newest only
+                os.close(fds.pop(1))
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    parent_fd = fds[-2] if len(fds) >= 2 else fds[0]
+    return OpenVolume(root_fd=fds[0], parent_fd=parent_fd, volume_fd=fds[-1], name=parts[-1])
+
+
+def _describe_at(dir_fd: int, name: str, exc: OSError) -> str:
+    """What name inside dir_fd is now, for an open that failed with exc."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except OSError:
+        return f"unreachable ({exc.strerror})"
+    if stat.S_ISLNK(info.st_mode):
+        return "a symbolic link"
+    return f"a {_kind(info.st_mode)}" if not stat.S_ISDIR(info.st_mode) else \
+        f"unreachable ({exc.strerror})"
+
+
+def _changed(volume: VolumeTarget, where: str, what: str) -> CleanError:
+    return CleanError(f"{where} became {what} after the checks: the path to {volume.host_path} "
+                      f"changed while the clean was starting, so it could now lead into "
+                      f"another volume. Nothing was deleted or moved; look at who changes "
+                      f"{volume.root} and run again.", changed_path=where)
 
 
 def _kind(mode: int) -> str:
@@ -608,27 +685,33 @@ def delete_contents(path: str, device: int, busy_timeout: float,
     Everything that can go, goes. The caller decides what the remaining errors mean."""
     volume_fd = os.open(path, _OPEN_DIR)
     try:
-        if os.fstat(volume_fd).st_dev != device:
-            raise CleanError(f"{path} changed to another file system since it was checked: "
-                             f"nothing was deleted")
-        deadline = time.monotonic() + busy_timeout
-        total = Tally()
-        passes = 0
-        while True:
-            passes += 1
-            current = _delete_pass(volume_fd, device, workers)
-            total.files += current.files
-            total.directories += current.directories
-            total.bytes += current.bytes
-            if not current.errors:
-                return DeleteResult(total.files, total.directories, total.bytes, passes, [])
-            only_busy = all(code in BUSY_ERRNOS for _where, code, _text in current.errors)
-            if not only_busy or time.monotonic() >= deadline:
-                return DeleteResult(total.files, total.directories, total.bytes, passes,
-                                    current.errors)
-            time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+        return delete_contents_fd(volume_fd, path, device, busy_timeout, workers)
     finally:
         os.close(volume_fd)
+
+
+def delete_contents_fd(volume_fd: int, path: str, device: int, busy_timeout: float,
+                       workers: int = DELETE_WORKERS) -> DeleteResult:
+    """delete_contents on a directory already open as volume_fd (path only names it)."""
+    if os.fstat(volume_fd).st_dev != device:
+        raise CleanError(f"{path} changed to another file system since it was checked: "
+                         f"nothing was deleted")
+    deadline = time.monotonic() + busy_timeout
+    total = Tally()
+    passes = 0
+    while True:
+        passes += 1
+        current = _delete_pass(volume_fd, device, workers)
+        total.files += current.files
+        total.directories += current.directories
+        total.bytes += current.bytes
+        if not current.errors:
+            return DeleteResult(total.files, total.directories, total.bytes, passes, [])
+        only_busy = all(code in BUSY_ERRNOS for _where, code, _text in current.errors)
+        if not only_busy or time.monotonic() >= deadline:
+            return DeleteResult(total.files, total.directories, total.bytes, passes,
+                                current.errors)
+        time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
 
 
 def explain_failure(volume: VolumeTarget, result: DeleteResult, remaining: Survey,
@@ -672,41 +755,89 @@ def trash_name(volume: VolumeTarget, when: float) -> str:
     return f"{stamp}-{volume.label}-{volume.slug}"
 
 
-def quarantine(volume: VolumeTarget, disk: DiskState, recreate: bool) -> tuple[str, bool]:
+def quarantine(volume: VolumeTarget, disk: DiskState, opened: OpenVolume,
+               recreate: bool) -> tuple[str, bool]:
     """Rename the volume into <root>/.convox-trash/ and record where it came from; recreate an
-    empty directory with the old owner and mode. Returns (quarantined_to, recreated)."""
-    _safe_directory(volume.trash_dir, 0o700)
+    empty directory with the old owner and mode. Returns (quarantined_to, recreated).
+
+    The rename and the recreate go through the descriptors of open_volume. Once the rename has
+    happened, a later failure raises CleanError that still carries quarantined_to."""
     if disk.stat is None:
         raise AssertionError("the volume directory was not inspected before this step")
-    if os.lstat(volume.trash_dir).st_dev != disk.stat.st_dev:
-        raise CleanError(f"the trash {volume.trash_dir} is on another file system than "
-                         f"{volume.host_path}, so a quarantine cannot be an instant rename: "
-                         f"clean without quarantine, or fix the mounts")
-    base = trash_name(volume, time.time())
-    name, counter = base, 1
-    while os.path.lexists(posixpath.join(volume.trash_dir, name)) or \
-            os.path.lexists(posixpath.join(volume.trash_dir, name + SIDECAR_SUFFIX)):
-        counter += 1
-        name = f"{base}-{counter}"
-    destination = posixpath.join(volume.trash_dir, name)
-    os.rename(volume.host_path, destination)
+    _safe_directory(volume.trash_dir, 0o700)
+    trash_fd = os.open(TRASH_DIR, _OPEN_DIR, dir_fd=opened.root_fd)
+    try:
+        if os.fstat(trash_fd).st_dev != disk.stat.st_dev:
+            raise CleanError(f"the trash {volume.trash_dir} is on another file system than "
+                             f"{volume.host_path}, so a quarantine cannot be an instant "
+                             f"rename: clean without quarantine, or fix the mounts")
+        base = trash_name(volume, time.time())
+        name, counter = base, 1
+        while _lexists(name, trash_fd) or _lexists(name + SIDECAR_SUFFIX, trash_fd):
+            counter += 1
+            name = f"{base}-{counter}"
+        destination = posixpath.join(volume.trash_dir, name)
+        os.rename(opened.name, name, src_dir_fd=opened.parent_fd, dst_dir_fd=trash_fd)
+        return destination, _after_rename(volume, disk.stat, opened, trash_fd, name,
+                                          destination, recreate)
+    finally:
+        os.close(trash_fd)
 
-    record = dict(volume.describe(), quarantined_at=time.time(),
-                  mode=stat.S_IMODE(disk.stat.st_mode), uid=disk.stat.st_uid,
-                  gid=disk.stat.st_gid)
-    with open(destination + SIDECAR_SUFFIX, "x", encoding="utf-8") as handle:
-        json.dump(record, handle, indent=1)
+
+def _lexists(name: str, dir_fd: int) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _after_rename(volume: VolumeTarget, old: os.stat_result, opened: OpenVolume, trash_fd: int,
+                  name: str, destination: str, recreate: bool) -> bool:
+    """Write the record and recreate the directory; say exactly what did not happen."""
+    incomplete = []
+    record = dict(volume.describe(), quarantined_at=time.time(), mode=stat.S_IMODE(old.st_mode),
+                  uid=old.st_uid, gid=old.st_gid)
+    try:
+        write_record(trash_fd, name + SIDECAR_SUFFIX, record)
+    except OSError as exc:
+        incomplete.append(f"the record {destination + SIDECAR_SUFFIX} was not written "
+                          f"({exc.strerror or exc}), so convox_volume_restore needs rack, app, "
+                          f"service and path given explicitly")
     recreated = False
     if recreate:
-        recreate_directory(volume.host_path, disk.stat)
-        recreated = True
-    return destination, recreated
+        try:
+            recreate_directory(opened.parent_fd, opened.name, old)
+            recreated = True
+        except OSError as exc:
+            incomplete.append(f"{volume.host_path} was not recreated ({exc.strerror or exc}): "
+                              f"create it by hand with owner {old.st_uid}:{old.st_gid} and mode "
+                              f"{stat.S_IMODE(old.st_mode):04o}, or restore the volume")
+    if incomplete:
+        raise CleanError(f"moved {volume.host_path} to {destination}, but "
+                         + "; and ".join(incomplete) + ".",
+                         quarantined_to=destination, recreated=recreated, changed=True,
+                         incomplete=incomplete)
+    return recreated
 
 
-def recreate_directory(path: str, old: os.stat_result) -> None:
-    os.mkdir(path, 0o700)
-    os.chown(path, old.st_uid, old.st_gid, follow_symlinks=False)
-    os.chmod(path, stat.S_IMODE(old.st_mode))
+def write_record(dir_fd: int, name: str, record: dict[str, t.Any]) -> None:
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                 0o644, dir_fd=dir_fd)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(record, handle, indent=1)
+
+
+def recreate_directory(parent_fd: int, name: str, old: os.stat_result) -> None:
+    """An empty directory name inside parent_fd with the old owner and mode, set through an
+    O_NOFOLLOW descriptor of the new directory."""
+    os.mkdir(name, 0o700, dir_fd=parent_fd)
+    fd = os.open(name, _OPEN_DIR, dir_fd=parent_fd)
+    try:
+        os.fchown(fd, old.st_uid, old.st_gid)
+        os.fchmod(fd, stat.S_IMODE(old.st_mode))
+    finally:
+        os.close(fd)
 
 
 def read_quarantine_record(quarantined_to: str) -> dict[str, t.Any]:
@@ -779,11 +910,26 @@ def _make_parents(volume: VolumeTarget) -> None:
 # The whole task
 
 
+def decide(empty: bool, quarantine_it: bool, recreate: bool) -> str | None:
+    """The one decision both check mode and the real run follow: None (nothing to do: the
+    volume is already an empty directory and should stay one), 'quarantine', 'delete', or
+    'remove-empty' (an empty directory that should not stay)."""
+    if empty and recreate:
+        return None
+    if quarantine_it:
+        return "quarantine"
+    return "remove-empty" if empty else "delete"
+
+
 def clean_volume(volume: VolumeTarget, *, quarantine_it: bool, recreate: bool,
                  busy_timeout: float, lock_timeout: float, check_mode: bool,
                  log: t.Callable[[str], None] = lambda _message: None) -> dict[str, t.Any]:
     """Check, lock, then delete or quarantine one volume. Returns the module's result;
     raises CleanError (with details) when refused or when the delete was partial."""
+    if not lock_timeout > 0:
+        raise CleanError(f"lock_timeout={lock_timeout:g} must be more than 0 seconds: a lock "
+                         f"that is stale at once protects nothing; use the default 3600 or the "
+                         f"longest time a clean may take")
     result: dict[str, t.Any] = {
         "changed": False, "host_path": volume.host_path, "quarantined_to": None,
         "recreated": False, "removed": {"files": 0, "directories": 0, "bytes": 0}}
@@ -793,70 +939,89 @@ def clean_volume(volume: VolumeTarget, *, quarantine_it: bool, recreate: bool,
         return result
     if disk.stat is None:
         raise AssertionError("the volume directory was not inspected before this step")
-    device = disk.stat.st_dev
     log(f"{volume.host_path} passed the checks (inside {volume.service_dir}, no links below "
         f"{volume.root}, no mounts below it, {disk.fstype} file system)")
+    if check_mode:
+        return _predict(volume, disk, quarantine_it, recreate, result)
 
-    lock = None
-    if not check_mode:
-        lock = acquire_lock(volume.lock_path, lock_timeout, f"clean {volume.host_path}")
-        if lock.replaced_stale is not None:
-            result["warnings"] = [f"replaced a stale lock {volume.lock_path} of "
-                                  f"{describe_holder(lock.replaced_stale)}"]
+    lock = acquire_lock(volume.lock_path, lock_timeout, f"clean {volume.host_path}")
+    if lock.replaced_stale is not None:
+        result["warnings"] = [f"replaced a stale lock {volume.lock_path} of "
+                              f"{describe_holder(lock.replaced_stale)}"]
     try:
-        if quarantine_it and not check_mode:
-            try:
-                return _quarantine_step(volume, disk, recreate, result, log)
-            except PermissionError as exc:
-                raise CleanError(f"cannot move {volume.host_path} to the trash: {exc}. "
-                                 f"{ROOT_SQUASH_HINT}") from exc
-        if not check_mode:
-            return _delete_step(volume, disk, recreate, busy_timeout, result)
-        found = survey(volume.host_path, device)
-        if found.other_devices:
-            raise CleanError(f"{', '.join(found.other_devices)} is on another file system than "
-                             f"{volume.host_path} (a mount): unmount it first. Nothing was "
-                             f"deleted.", mounts=found.other_devices)
-        if found.empty and (recreate or quarantine_it):
-            result["msg"] = f"{volume.host_path} is already empty: nothing to clean"
-            return result
-        verb = "move to the trash" if quarantine_it else "delete"
-        result.update(changed=True, removed=found.counts(), recreated=recreate,
-                      diff=_diff(volume, found.counts(), quarantine_it, recreate),
-                      msg=f"would {verb} {found.files} files, {found.directories} "
-                          f"directories, {found.bytes} bytes in {volume.host_path}")
-        return result
+        opened = open_volume(volume, disk)
+        try:
+            with os.scandir(opened.volume_fd) as entries:
+                empty = next(entries, None) is None
+            action = decide(empty, quarantine_it, recreate)
+            log(f"decided: {action or 'nothing to do'} ({'empty' if empty else 'not empty'}, "
+                f"quarantine={quarantine_it}, recreate={recreate})")
+            if action is None:
+                result["msg"] = f"{volume.host_path} is already empty: nothing to clean"
+                return result
+            if action == "quarantine":
+                try:
+                    return _quarantine_step(volume, disk, opened, recreate, result, log)
+                except PermissionError as exc:
+                    raise CleanError(f"cannot move {volume.host_path} to the trash: {exc}. "
+                                     f"{ROOT_SQUASH_HINT}") from exc
+            if action == "remove-empty":
+                os.rmdir(opened.name, dir_fd=opened.parent_fd)
+                result.update(changed=True,
+                              diff=_diff(volume, result["removed"], False, False),
+                              msg=f"removed the empty directory {volume.host_path}")
+                return result
+            return _delete_step(volume, disk, opened, recreate, busy_timeout, result)
+        finally:
+            opened.close()
     finally:
-        if lock is not None:
-            release_lock(lock)
+        release_lock(lock)
 
 
-def _delete_step(volume: VolumeTarget, disk: DiskState, recreate: bool, busy_timeout: float,
-                 result: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Delete in one walk that counts as it goes: the mount table was checked already, and
-    the walk itself never enters a directory on another device."""
+def _predict(volume: VolumeTarget, disk: DiskState, quarantine_it: bool, recreate: bool,
+             result: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Check mode: what the real run would do, by the same decision."""
     if disk.stat is None:
         raise AssertionError("the volume directory was not inspected before this step")
-    if is_empty(volume.host_path):
-        if recreate:
-            result["msg"] = f"{volume.host_path} is already empty: nothing to clean"
-            return result
-        os.rmdir(volume.host_path)
-        result.update(changed=True, msg=f"removed the empty directory {volume.host_path}")
+    found = survey(volume.host_path, disk.stat.st_dev)
+    if found.other_devices:
+        raise CleanError(f"{', '.join(found.other_devices)} is on another file system than "
+                         f"{volume.host_path} (a mount): unmount it first. Nothing was "
+                         f"deleted.", mounts=found.other_devices)
+    action = decide(found.empty, quarantine_it, recreate)
+    if action is None:
+        result["msg"] = f"{volume.host_path} is already empty: nothing to clean"
         return result
+    verb = {"quarantine": "move to the trash", "delete": "delete",
+            "remove-empty": "remove the empty directory and delete"}[action]
+    result.update(changed=True, removed=found.counts(), recreated=recreate,
+                  diff=_diff(volume, found.counts(), quarantine_it, recreate),
+                  msg=f"would {verb} {found.files} files, {found.directories} "
+                      f"directories, {found.bytes} bytes in {volume.host_path}")
+    return result
+
+
+def _delete_step(volume: VolumeTarget, disk: DiskState, opened: OpenVolume, recreate: bool,
+                 busy_timeout: float, result: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Delete in one walk that counts as it goes, through the volume's descriptor: the mount
+    table was checked already, and the walk itself never enters another device."""
+    if disk.stat is None:
+        raise AssertionError("the volume directory was not inspected before this step")
     started = time.monotonic()
-    deleted = delete_contents(volume.host_path, disk.stat.st_dev, busy_timeout)
+    deleted = delete_contents_fd(opened.volume_fd, volume.host_path, disk.stat.st_dev,
+                                 busy_timeout)
     removed = {"files": deleted.files, "directories": deleted.directories,
                "bytes": deleted.bytes}
     if deleted.errors:
         remaining = survey(volume.host_path, disk.stat.st_dev)
         raise CleanError(explain_failure(volume, deleted, remaining, disk.fstype, busy_timeout),
                          removed=removed, remaining=remaining.counts(),
-                         host_path=volume.host_path)
+                         host_path=volume.host_path, changed=bool(deleted.files
+                                                                 or deleted.directories))
     if recreate:
         result["recreated"] = True
     else:
-        os.rmdir(volume.host_path)
+        os.rmdir(opened.name, dir_fd=opened.parent_fd)
     result.update(changed=True, removed=removed,
                   diff=_diff(volume, removed, False, recreate),
                   msg=f"deleted {deleted.files} files, {deleted.directories} directories, "
@@ -866,12 +1031,9 @@ def _delete_step(volume: VolumeTarget, disk: DiskState, recreate: bool, busy_tim
     return result
 
 
-def _quarantine_step(volume: VolumeTarget, disk: DiskState, recreate: bool,
+def _quarantine_step(volume: VolumeTarget, disk: DiskState, opened: OpenVolume, recreate: bool,
                      result: dict[str, t.Any], log: t.Callable[[str], None]) -> dict[str, t.Any]:
-    if is_empty(volume.host_path) and recreate:
-        result["msg"] = f"{volume.host_path} is already empty: nothing to quarantine"
-        return result
-    destination, recreated = quarantine(volume, disk, recreate)
+    destination, recreated = quarantine(volume, disk, opened, recreate)
     log(f"renamed {volume.host_path} to {destination}")
     result.update(changed=True, quarantined_to=destination, recreated=recreated,
                   diff={"before": f"{volume.host_path}: volume data\n",

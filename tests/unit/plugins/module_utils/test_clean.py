@@ -571,3 +571,48 @@ def test_many_files_delete_in_parallel_directories(tmp_path: Path) -> None:
     assert result["removed"] == {"files": 600, "directories": 24, "bytes": 1200}
     assert list((root / "r1-a1/db/data").iterdir()) == []
     shutil.rmtree(root)
+
+
+# --- the path changing between the checks and the action --------------------------------------
+
+
+def _swap_for_link(root: Path) -> None:
+    """r1-a1/db/var becomes a link to r1-a2/db/var (the real one is moved aside)."""
+    (root / "r1-a1/db/var").rename(root / "r1-a1/db/var.moved")
+    (root / "r1-a1/db/var").symlink_to("../../r1-a2/db/var")
+
+
+def _swap_for_directory(root: Path) -> None:
+    """r1-a1/db/var is replaced by a2's real directory, moved there (another inode)."""
+    (root / "r1-a1/db/var").rename(root / "r1-a1/db/var.moved")
+    (root / "r1-a2/db/var").rename(root / "r1-a1/db/var")
+
+
+@pytest.mark.parametrize("swap, changed_to", [(_swap_for_link, "a symbolic link"),
+                                              (_swap_for_directory, "another directory")])
+@pytest.mark.parametrize("quarantine_it, recreate", [(False, True), (False, False),
+                                                     (True, True), (True, False)])
+def test_a_component_swapped_after_the_checks_is_refused_and_the_other_app_keeps_its_data(
+        case14: Path, monkeypatch: pytest.MonkeyPatch, swap: t.Callable[[Path], None],
+        changed_to: str, quarantine_it: bool, recreate: bool) -> None:
+    real_acquire = _clean.acquire_lock
+
+    def acquire_then_swap(*args: t.Any, **kwargs: t.Any) -> _clean.LockInfo:
+        lock = real_acquire(*args, **kwargs)
+        swap(case14)  # between the checks and the delete, on the real disk
+        return lock
+
+    monkeypatch.setattr(_clean, "acquire_lock", acquire_then_swap)
+    # where a2's volume is after the swap: in place, or moved under a1's name
+    other = case14 / ("r1-a1/db/var" if swap is _swap_for_directory else "r1-a2/db/var")
+    with pytest.raises(CleanError) as caught:
+        clean(volume(case14), quarantine_it=quarantine_it, recreate=recreate)
+    assert f"r1-a1/db/var became {changed_to} after the checks" in str(caught.value)
+    assert "Nothing was deleted or moved" in str(caught.value)
+    assert (other / "lib/postgresql/data/PG_VERSION").read_text() == "16\n"
+    assert sorted(p.name for p in (other / "lib/postgresql/data").iterdir()) == ["PG_VERSION"]
+    assert (case14 / "r1-a1/db/var.moved/lib/postgresql/data/base/1/1").read_text() == \
+        "heap page\n"
+    assert not (case14 / ".convox-trash").exists() or \
+        list((case14 / ".convox-trash").iterdir()) == []
+    assert list((case14 / ".convox-locks").iterdir()) == []
