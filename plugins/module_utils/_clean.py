@@ -706,12 +706,25 @@ def delete_contents_fd(volume_fd: int, path: str, device: int, busy_timeout: flo
         total.directories += current.directories
         total.bytes += current.bytes
         if not current.errors:
-            return DeleteResult(total.files, total.directories, total.bytes, passes, [])
+            # A pass without errors has not proved the volume empty: NFS renames a deleted
+            # file that is still open to .nfsXXXX, after the listing. Anything there now
+            # counts as busy and goes through the same retries.
+            current.errors = _leftovers(volume_fd)
+            if not current.errors:
+                return DeleteResult(total.files, total.directories, total.bytes, passes, [])
         only_busy = all(code in BUSY_ERRNOS for _where, code, _text in current.errors)
         if not only_busy or time.monotonic() >= deadline:
             return DeleteResult(total.files, total.directories, total.bytes, passes,
                                 current.errors)
         time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))
+
+
+def _leftovers(volume_fd: int) -> list[tuple[str, int, str]]:
+    """The entries still in the volume after a clean pass, as busy errors."""
+    with os.scandir(volume_fd) as entries:
+        names = sorted(entry.name for entry in entries)
+    return [(name, errno.EBUSY, "still present after a pass without errors (a file some "
+                                "process holds open)") for name in names]
 
 
 def explain_failure(volume: VolumeTarget, result: DeleteResult, remaining: Survey,

@@ -616,3 +616,36 @@ def test_a_component_swapped_after_the_checks_is_refused_and_the_other_app_keeps
     assert not (case14 / ".convox-trash").exists() or \
         list((case14 / ".convox-trash").iterdir()) == []
     assert list((case14 / ".convox-locks").iterdir()) == []
+
+
+# --- a pass without errors is not proof of an empty volume ------------------------------------
+
+
+def test_a_busy_file_that_appears_at_the_top_after_the_listing_fails_the_clean(
+        tmp_path: Path, mounted: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """NFS renames an open file to .nfsXXXX when it is unlinked: the pass that deleted the
+    file saw no error, yet the volume is not empty."""
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/a": "1", "r1-a1/db/data/sub/b": "22"})
+    target = volume(root, "/data")
+    real_pass = _clean._delete_pass
+    passes: list[int] = []
+
+    def pass_then_silly_rename(*args: t.Any) -> _clean.Tally:
+        tally = real_pass(*args)
+        if not passes:
+            mounted.append(_bind_busy_file(root / "r1-a1/db/data", ".nfs0000000000000003"))
+        passes.append(len(tally.errors))
+        return tally
+
+    monkeypatch.setattr(_clean, "_delete_pass", pass_then_silly_rename)
+    started = time.monotonic()
+    with pytest.raises(CleanError) as caught:
+        clean(target, busy_timeout=1.0)
+    assert time.monotonic() - started >= 1.0 and len(passes) >= 2, "busy files are retried"
+    message = str(caught.value)
+    assert "only partly cleaned" in message and "1 busy file remains" in message
+    assert ".nfs0000000000000003" in message
+    assert caught.value.details["remaining"] == {"files": 1, "directories": 0, "bytes": 9}
+    assert caught.value.details["removed"] == {"files": 2, "directories": 1, "bytes": 3}
+    assert [p.name for p in (root / "r1-a1/db/data").iterdir()] == [".nfs0000000000000003"]
