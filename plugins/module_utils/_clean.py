@@ -572,6 +572,12 @@ class Tally:
     bytes: int = 0
     errors: list[tuple[str, int, str]] = field(default_factory=list)
 
+    def failed(self, where: str, exc: OSError) -> None:
+        """Note an error; ENOENT is not one: the entry is already gone (a .nfsXXXX file
+        vanishes when its holder closes it, another clean may have removed it)."""
+        if exc.errno != errno.ENOENT:
+            self.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+
     def add(self, other: Tally) -> None:
         self.files += other.files
         self.directories += other.directories
@@ -585,7 +591,7 @@ def _unlink(dir_fd: int, name: str, where: str, tally: Tally) -> None:
         size = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_size
         os.unlink(name, dir_fd=dir_fd)
     except OSError as exc:
-        tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+        tally.failed(where, exc)
         return
     tally.files += 1
     tally.bytes += size
@@ -602,7 +608,7 @@ def _empty_directory(dir_fd: int, relative: str, device: int, tally: Tally) -> N
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
         except OSError as exc:
-            tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+            tally.failed(where, exc)
             continue
         if not is_dir:
             _unlink(dir_fd, name, where, tally)
@@ -615,7 +621,7 @@ def _remove_directory(parent_fd: int, name: str, where: str, device: int, tally:
     try:
         child_fd = os.open(name, _OPEN_DIR, dir_fd=parent_fd)
     except OSError as exc:  # ELOOP: it became a link since it was listed
-        tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+        tally.failed(where, exc)
         return False
     try:
         if os.fstat(child_fd).st_dev != device:
@@ -623,7 +629,7 @@ def _remove_directory(parent_fd: int, name: str, where: str, device: int, tally:
             return False
         _empty_directory(child_fd, where, device, tally)
     except OSError as exc:
-        tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+        tally.failed(where, exc)
         return False
     finally:
         os.close(child_fd)
@@ -631,7 +637,7 @@ def _remove_directory(parent_fd: int, name: str, where: str, device: int, tally:
         os.rmdir(name, dir_fd=parent_fd)
         return True
     except OSError as exc:
-        tally.errors.append((where, exc.errno or 0, exc.strerror or str(exc)))
+        tally.failed(where, exc)
         return False
 
 
@@ -646,7 +652,7 @@ def _delete_pass(volume_fd: int, device: int, workers: int) -> Tally:
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
         except OSError as exc:
-            tally.errors.append((entry.name, exc.errno or 0, exc.strerror or str(exc)))
+            tally.failed(entry.name, exc)
             continue
         if is_dir:
             subdirectories.append(entry.name)

@@ -649,3 +649,31 @@ def test_a_busy_file_that_appears_at_the_top_after_the_listing_fails_the_clean(
     assert caught.value.details["remaining"] == {"files": 1, "directories": 0, "bytes": 9}
     assert caught.value.details["removed"] == {"files": 2, "directories": 1, "bytes": 3}
     assert [p.name for p in (root / "r1-a1/db/data").iterdir()] == [".nfs0000000000000003"]
+
+
+# --- an entry that vanishes while being deleted ------------------------------------------------
+
+
+@pytest.mark.parametrize("vanishing", [".nfs0000000000000004", "sub/.nfs0000000000000005"])
+def test_a_file_that_vanishes_before_its_unlink_counts_as_gone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, vanishing: str) -> None:
+    """The holder of a .nfsXXXX file closes it between the listing and the unlink: the
+    server removes it, and the unlink answers ENOENT."""
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/a": "1", "r1-a1/db/data/sub/b": "22",
+                     f"r1-a1/db/data/{vanishing}": "held"})
+    real_unlink = _clean._unlink
+    vanished: list[str] = []
+
+    def holder_closes_first(dir_fd: int, name: str, where: str, tally: _clean.Tally) -> None:
+        if name.startswith(".nfs"):
+            os.unlink(name, dir_fd=dir_fd)  # really gone before the clean's unlink
+            vanished.append(where)
+        real_unlink(dir_fd, name, where, tally)
+
+    monkeypatch.setattr(_clean, "_unlink", holder_closes_first)
+    result = clean(volume(root, "/data"), busy_timeout=0)
+    assert vanished == [vanishing]
+    assert result["changed"] is True and result["recreated"] is True
+    assert result["removed"] == {"files": 2, "directories": 1, "bytes": 3}
+    assert list((root / "r1-a1/db/data").iterdir()) == []
