@@ -677,3 +677,30 @@ def test_a_file_that_vanishes_before_its_unlink_counts_as_gone(
     assert result["changed"] is True and result["recreated"] is True
     assert result["removed"] == {"files": 2, "directories": 1, "bytes": 3}
     assert list((root / "r1-a1/db/data").iterdir()) == []
+
+
+# --- check mode predicts the real run ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("files", [{}, {"a": "1", "sub/b": "22"}], ids=["empty", "full"])
+@pytest.mark.parametrize("quarantine_it, recreate", [(False, True), (False, False),
+                                                     (True, True), (True, False)])
+def test_check_mode_predicts_the_real_run(tmp_path: Path, files: dict[str, str],
+                                          quarantine_it: bool, recreate: bool) -> None:
+    root = tmp_path / "volumes"
+    (root / "r1-a1/db/data").mkdir(parents=True)
+    make_tree(root / "r1-a1/db/data", files)
+    target = volume(root, "/data")
+    before = tree_digest(root)
+    predicted = clean(target, quarantine_it=quarantine_it, recreate=recreate, check_mode=True)
+    assert tree_digest(root) == before
+    real = clean(target, quarantine_it=quarantine_it, recreate=recreate)
+    assert predicted["changed"] is real["changed"]
+    assert predicted["recreated"] is real["recreated"]
+    nothing_to_do = not files and recreate
+    assert real["changed"] is not nothing_to_do
+    assert (root / "r1-a1/db/data").is_dir() is recreate
+    trash = root / ".convox-trash"
+    moved = sorted(p.name for p in trash.iterdir() if p.is_dir()) if trash.exists() else []
+    assert len(moved) == (1 if quarantine_it and not nothing_to_do else 0)
+    assert clean(target, quarantine_it=quarantine_it, recreate=recreate)["changed"] is False
