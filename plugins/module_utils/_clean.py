@@ -597,48 +597,108 @@ def _unlink(dir_fd: int, name: str, where: str, tally: Tally) -> None:
     tally.bytes += size
 
 
-def _empty_directory(dir_fd: int, relative: str, device: int, tally: Tally) -> None:
-    """Remove everything inside the directory open as dir_fd, never following links and
-    never entering another device."""
-    with os.scandir(dir_fd) as entries:
-        listing = list(entries)
+def _clear_files(dir_fd: int, relative: str, tally: Tally) -> list[str]:
+    """Remove every non-directory inside dir_fd (links as links); return the names of its
+    subdirectories."""
+    subdirectories = []
+    try:
+        with os.scandir(dir_fd) as entries:
+            listing = list(entries)
+    except OSError as exc:
+        tally.failed(relative, exc)
+        return subdirectories
     for entry in listing:
-        name = entry.name
-        where = posixpath.join(relative, name)
+        where = posixpath.join(relative, entry.name)
         try:
             is_dir = entry.is_dir(follow_symlinks=False)
         except OSError as exc:
             tally.failed(where, exc)
             continue
-        if not is_dir:
-            _unlink(dir_fd, name, where, tally)
-            continue
-        if _remove_directory(dir_fd, name, where, device, tally):
-            tally.directories += 1
+        if is_dir:
+            subdirectories.append(entry.name)
+        else:
+            _unlink(dir_fd, entry.name, where, tally)
+    return subdirectories
 
 
-def _remove_directory(parent_fd: int, name: str, where: str, device: int, tally: Tally) -> bool:
+def _open_subdirectory(parent_fd: int, name: str, where: str, device: int,
+                       tally: Tally) -> int | None:
     try:
         child_fd = os.open(name, _OPEN_DIR, dir_fd=parent_fd)
-    except OSError as exc:  # ELOOP: it became a link since it was listed
+    except OSError as exc:  # ELOOP/ENOTDIR: it became a link since it was listed
         tally.failed(where, exc)
-        return False
-    try:
-        if os.fstat(child_fd).st_dev != device:
-            tally.errors.append((where, errno.EXDEV, "another file system is mounted here"))
-            return False
-        _empty_directory(child_fd, where, device, tally)
-    except OSError as exc:
-        tally.failed(where, exc)
-        return False
-    finally:
+        return None
+    if os.fstat(child_fd).st_dev != device:
         os.close(child_fd)
+        tally.errors.append((where, errno.EXDEV, "another file system is mounted here"))
+        return None
+    return child_fd
+
+
+def _rmdir(parent_fd: int, name: str, where: str, tally: Tally) -> bool:
     try:
         os.rmdir(name, dir_fd=parent_fd)
         return True
     except OSError as exc:
         tally.failed(where, exc)
         return False
+
+
+@dataclass
+class _Level:
+    """One directory on the way down: its name in its parent, its identity, and the
+    subdirectories still to visit."""
+
+    name: str
+    where: str
+    ident: tuple[int, int]
+    pending: list[str]
+
+
+def _remove_directory(parent_fd: int, name: str, where: str, device: int, tally: Tally) -> bool:
+    """Remove the directory name inside parent_fd and everything below it, never following
+    links and never entering another device. Depth first with an explicit stack of names, not
+    recursion, holding at most two descriptors however deep the tree is: going back up opens
+    '..' and checks it is the directory that was entered. True when name itself was removed
+    (the caller counts it)."""
+    fd = _open_subdirectory(parent_fd, name, where, device, tally)
+    if fd is None:
+        return False
+    stack = [_Level(name, where, _ident(os.fstat(fd)), _clear_files(fd, where, tally))]
+    try:
+        while stack:
+            level = stack[-1]
+            if level.pending:
+                child = level.pending.pop()
+                child_where = posixpath.join(level.where, child)
+                child_fd = _open_subdirectory(fd, child, child_where, device, tally)
+                if child_fd is not None:
+                    os.close(fd)
+                    fd = child_fd
+                    stack.append(_Level(child, child_where, _ident(os.fstat(fd)),
+                                        _clear_files(fd, child_where, tally)))
+                continue
+            stack.pop()
+            if not stack:
+                os.close(fd)
+                fd = -1
+                return _rmdir(parent_fd, level.name, level.where, tally)
+            up_fd = os.open("..", _OPEN_DIR, dir_fd=fd)
+            os.close(fd)
+            fd = up_fd
+            if _ident(os.fstat(fd)) != stack[-1].ident:
+                tally.errors.append((level.where, errno.ESTALE, "the directory was moved "
+                                     "while it was being deleted"))
+                return False
+            if _rmdir(fd, level.name, level.where, tally):
+                tally.directories += 1
+        return False
+    except OSError as exc:
+        tally.failed(where, exc)
+        return False
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def _delete_pass(volume_fd: int, device: int, workers: int) -> Tally:

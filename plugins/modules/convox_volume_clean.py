@@ -189,13 +189,17 @@ recreated:
   type: bool
   sample: true
 remaining:
-  description: After a partial delete, what is left (the task has failed).
+  description:
+    - After a partial delete, or a clean stopped by an unexpected error, what is left (the
+      task has failed). V(null) when it could not be counted.
   returned: failure
   type: dict
   sample: {"files": 1, "directories": 0, "bytes": 8192}
 """
 
 import os
+import stat
+import traceback
 import typing as t
 
 from ansible.module_utils.basic import AnsibleModule
@@ -207,8 +211,10 @@ from ansible_collections.convox.volumes.plugins.module_utils._child import (
 )
 from ansible_collections.convox.volumes.plugins.module_utils._clean import (
     CleanError,
+    VolumeTarget,
     clean_volume,
     resolve_target,
+    survey,
 )
 from ansible_collections.convox.volumes.plugins.module_utils._paths import (
     VolumeRuleError,
@@ -242,6 +248,17 @@ def reach_root(root: str, timeout: float) -> None:
         pass  # a missing root is reported by the checks, with a better message
 
 
+def what_remains(volume: VolumeTarget) -> dict[str, int] | None:
+    """What is left in the volume after a failure, or None when it cannot be counted."""
+    try:
+        info = os.lstat(volume.host_path)
+        if not stat.S_ISDIR(info.st_mode):
+            return None
+        return survey(volume.host_path, info.st_dev).counts()
+    except (OSError, RecursionError):
+        return None
+
+
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                            required_if=[("target", "rack", ["rack"])])
@@ -268,7 +285,16 @@ def main() -> None:
         module.fail_json(**{"host_path": volume.host_path, **exc.details, "msg": str(exc)})
     except OSError as exc:
         module.fail_json(msg=f"cleaning {volume.host_path} failed: {exc}",
-                         host_path=volume.host_path)
+                         host_path=volume.host_path, remaining=what_remains(volume))
+    except Exception as exc:  # pylint: disable=broad-exception-caught
+        remaining = what_remains(volume)
+        module.fail_json(
+            msg=f"cleaning {volume.host_path} stopped on an unexpected "
+                f"{type(exc).__name__}: {exc}. Part of it may be deleted already: what "
+                f"remains is in 'remaining' (null when it could not be counted). Run the "
+                f"task again with -vvv and report the error if it repeats.",
+            host_path=volume.host_path, remaining=remaining,
+            exception=traceback.format_exc())
     if not module._diff:
         result.pop("diff", None)
     module.exit_json(**result)

@@ -704,3 +704,60 @@ def test_check_mode_predicts_the_real_run(tmp_path: Path, files: dict[str, str],
     moved = sorted(p.name for p in trash.iterdir() if p.is_dir()) if trash.exists() else []
     assert len(moved) == (1 if quarantine_it and not nothing_to_do else 0)
     assert clean(target, quarantine_it=quarantine_it, recreate=recreate)["changed"] is False
+
+
+# --- deep trees ---------------------------------------------------------------------------------
+
+
+def _deep_tree(base: Path, depth: int) -> None:
+    """depth nested directories 'd' with one file at each level, made through descriptors
+    (the path of the deepest one is longer than most tools like)."""
+    fd = os.open(base, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _level in range(depth):
+            with open(os.open("f", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd), "w") as handle:
+                handle.write("x")
+            os.mkdir("d", dir_fd=fd)
+            child = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    finally:
+        os.close(fd)
+
+
+def test_a_very_deep_tree_is_deleted_with_few_descriptors(tmp_path: Path) -> None:
+    import resource
+    root = tmp_path / "volumes"
+    (root / "r1-a1/db/data").mkdir(parents=True)
+    depth = 1500  # recursion stopped near 600 levels; one descriptor a level needs 1500
+    _deep_tree(root / "r1-a1/db/data", depth)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
+    try:
+        result = clean(volume(root, "/data"))
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert result["removed"] == {"files": depth, "directories": depth, "bytes": depth}
+    assert list((root / "r1-a1/db/data").iterdir()) == []
+
+
+def test_a_directory_moved_up_while_deleting_is_not_left_through_the_wrong_parent(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Going back up opens '..' and checks it is the directory that was entered: when the
+    deepest directory is moved elsewhere mid-delete, the clean stops there and reports it."""
+    root = tmp_path / "volumes"
+    make_tree(root, {"r1-a1/db/data/a/b/c/file": "1", "r1-a1/db/keep/x": "2"})
+    real_clear = _clean._clear_files
+
+    def move_c_away_when_reached(dir_fd: int, relative: str, tally: _clean.Tally) -> list[str]:
+        found = real_clear(dir_fd, relative, tally)
+        if relative == "a/b/c":
+            (root / "r1-a1/db/data/a/b/c").rename(root / "r1-a1/db/keep/c")
+        return found
+
+    monkeypatch.setattr(_clean, "_clear_files", move_c_away_when_reached)
+    with pytest.raises(CleanError) as caught:
+        clean(volume(root, "/data"), busy_timeout=0)
+    assert "a/b/c: the directory was moved while it was being deleted" in str(caught.value)
+    assert (root / "r1-a1/db/keep/x").read_text() == "2"
+    assert (root / "r1-a1/db/keep/c").is_dir()

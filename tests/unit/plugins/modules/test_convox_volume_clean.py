@@ -148,3 +148,22 @@ def test_symlink_component_fails_the_module(run_module: RunModule, root: Path,
     result = run_module(convox_volume_clean, args(root, path="/data/data"))
     assert result["failed"] is True and "is a symbolic link" in result["msg"]
     assert (tmp_path / "elsewhere/data/precious").exists()
+
+
+def test_an_unexpected_error_mid_delete_fails_with_what_remains(
+        run_module: RunModule, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Top-level files go first; the error stops the walk into base/, and the result counts
+    what is really left instead of a traceback."""
+    from ansible_collections.convox.volumes.plugins.module_utils import _clean
+
+    def stop(*_args: t.Any) -> bool:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(_clean, "_remove_directory", stop)
+    result = run_module(convox_volume_clean, args(root))
+    assert result["failed"] is True
+    assert "stopped on an unexpected RecursionError: maximum recursion depth" in result["msg"]
+    assert result["remaining"] == {"files": 1, "directories": 2, "bytes": len("heap page\n")}
+    assert files_of(root) == ["r1-a1/db/var/lib/postgresql/data/base/1/1", "r1-a1/web/data/keep",
+                              "r1-a2/db/var/lib/postgresql/data/PG_VERSION"]
+    assert list((root / ".convox-locks").iterdir()) == []
