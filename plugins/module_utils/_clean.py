@@ -31,6 +31,7 @@ from ansible_collections.convox.volumes.plugins.module_utils._paths import (
     VolumeRuleError,
     app_directory,
     default_root,
+    forbidden_host_root,
     normalise_absolute,
     service_directory,
     validate_name,
@@ -115,6 +116,23 @@ def _names_nothing(path: str) -> bool:
     return not [part for part in path.split("/") if part not in ("", ".")]
 
 
+def _check_root(root: object) -> str:
+    """An explicit root: absolute, and not '/' or a kernel or runtime file system."""
+    if isinstance(root, str) and not root.strip():
+        raise VolumeRuleError(f"root {root!r} is empty: give the volumes root, e.g. "
+                              f"root=/volumes, or leave root out to use the default")
+    root_dir = normalise_absolute(root, "root")
+    if root_dir == "/":
+        raise VolumeRuleError(f"root {root!r} is '/', the whole host: give the directory that "
+                              f"holds the volumes, e.g. root=/volumes")
+    system = forbidden_host_root(root_dir)
+    if system is not None:
+        raise VolumeRuleError(f"root {root!r} is inside {system}, a kernel or runtime file "
+                              f"system that holds no volumes: give the volumes root, e.g. "
+                              f"root=/volumes")
+    return root_dir
+
+
 def resolve_target(*, target: str, app: object, service: object, rack: object = None,
                    path: object = None, host_path: object = None, root: object = None,
                    home: str | None = None) -> VolumeTarget:
@@ -130,7 +148,7 @@ def resolve_target(*, target: str, app: object, service: object, rack: object = 
     else:
         rack = None
     validate_name("app", app)
-    root_dir = normalise_absolute(root, "root") if root else default_root(target, home)
+    root_dir = _check_root(root) if root is not None else default_root(target, home)
     app_dir = app_directory(target=target, root=root_dir, app=app, rack=rack)
 
     if not isinstance(service, str) or not service.strip():

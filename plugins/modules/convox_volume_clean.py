@@ -265,7 +265,12 @@ def main() -> None:
     params = module.params
     for name in ("busy_timeout", "lock_timeout", "timeout"):
         if params[name] < 0:
-            module.fail_json(msg=f"{name} must not be negative; got {params[name]:g}")
+            module.fail_json(msg=f"{name} must not be negative; got {params[name]:g}: give a "
+                                 f"number of seconds, e.g. {name}={ARGUMENT_SPEC[name]['default']}")
+    if params["lock_timeout"] == 0:
+        module.fail_json(msg="lock_timeout must be more than 0 seconds; got 0: a lock that is "
+                             "stale at once lets two cleans run together. Use the default "
+                             "3600, or the longest time a clean may take")
 
     try:
         volume = resolve_target(target=params["target"], rack=params["rack"], app=params["app"],

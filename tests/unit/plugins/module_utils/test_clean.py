@@ -761,3 +761,34 @@ def test_a_directory_moved_up_while_deleting_is_not_left_through_the_wrong_paren
     assert "a/b/c: the directory was moved while it was being deleted" in str(caught.value)
     assert (root / "r1-a1/db/keep/x").read_text() == "2"
     assert (root / "r1-a1/db/keep/c").is_dir()
+
+
+# --- over-broad roots -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("root, message", [
+    ("", "root '' is empty: give the volumes root, e.g. root=/volumes, or leave root out"),
+    ("  ", "root '  ' is empty"),
+    ("/", "root '/' is '/', the whole host"),
+    ("//", "root '//' is '/', the whole host"),
+    ("/proc", "root '/proc' is inside /proc, a kernel or runtime file system"),
+    ("/sys/fs/cgroup", "root '/sys/fs/cgroup' is inside /sys"),
+    ("/dev", "root '/dev' is inside /dev"),
+    ("/run/docker", "root '/run/docker' is inside /run"),
+    ("/var/run/", "root '/var/run/' is inside /var/run"),
+])
+def test_over_broad_roots_are_refused_naming_the_input(root: str, message: str) -> None:
+    with pytest.raises(VolumeRuleError) as caught:
+        resolve_target(target="rack", rack="r1", app="a1", service="db", path="/data",
+                       root=root)
+    assert message in str(caught.value)
+
+
+@pytest.mark.parametrize("lock_timeout", [0, 0.0, -5])
+def test_lock_timeout_must_be_positive(case14: Path, lock_timeout: float) -> None:
+    before = tree_digest(case14)
+    with pytest.raises(CleanError) as caught:
+        clean(volume(case14), lock_timeout=lock_timeout)
+    assert f"lock_timeout={lock_timeout:g} must be more than 0 seconds" in str(caught.value)
+    assert "use the default 3600" in str(caught.value)
+    assert tree_digest(case14) == before

@@ -167,3 +167,21 @@ def test_an_unexpected_error_mid_delete_fails_with_what_remains(
     assert files_of(root) == ["r1-a1/db/var/lib/postgresql/data/base/1/1", "r1-a1/web/data/keep",
                               "r1-a2/db/var/lib/postgresql/data/PG_VERSION"]
     assert list((root / ".convox-locks").iterdir()) == []
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"lock_timeout": 0}, "lock_timeout must be more than 0 seconds; got 0"),
+    ({"lock_timeout": -1}, "lock_timeout must not be negative; got -1: give a number of "
+                           "seconds, e.g. lock_timeout=3600"),
+    ({"root": ""}, "refused, nothing was touched: root '' is empty"),
+    ({"root": "/"}, "refused, nothing was touched: root '/' is '/', the whole host"),
+    ({"root": "/proc"}, "refused, nothing was touched: root '/proc' is inside /proc"),
+])
+def test_bad_roots_and_lock_timeouts_fail_before_anything_is_touched(
+        run_module: RunModule, root: Path, extra: dict[str, t.Any], message: str) -> None:
+    before = digest(root)
+    arguments = args(root)
+    arguments.update(extra)
+    result = run_module(convox_volume_clean, arguments)
+    assert result["failed"] is True and message in result["msg"]
+    assert digest(root) == before and not (root / ".convox-locks").exists()
