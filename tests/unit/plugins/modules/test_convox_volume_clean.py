@@ -185,3 +185,44 @@ def test_bad_roots_and_lock_timeouts_fail_before_anything_is_touched(
     result = run_module(convox_volume_clean, arguments)
     assert result["failed"] is True and message in result["msg"]
     assert digest(root) == before and not (root / ".convox-locks").exists()
+
+
+def _record_taken(dir_fd: int, name: str) -> None:
+    """Someone else creates the record's name first: the exclusive create fails."""
+    os.close(os.open(name, os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=dir_fd))
+
+
+@pytest.mark.parametrize("obstacle, incomplete", [
+    ("record", ["the record {dest}.json was not written (File exists), so "
+                "convox_volume_restore needs rack, app, service and path given explicitly"]),
+    ("recreate", ["{volume} was not recreated (File exists): create it by hand with owner"]),
+    ("both", ["the record {dest}.json was not written", "{volume} was not recreated"]),
+])
+def test_a_failure_after_the_quarantine_rename_still_returns_quarantined_to(
+        run_module: RunModule, root: Path, monkeypatch: pytest.MonkeyPatch, obstacle: str,
+        incomplete: list[str]) -> None:
+    from ansible_collections.convox.volumes.plugins.module_utils import _clean
+    volume_dir = root / "r1-a1/db/var/lib/postgresql/data"
+    real_write = _clean.write_record
+
+    def write_with_obstacles(dir_fd: int, name: str, record: dict[str, t.Any]) -> None:
+        if obstacle in ("recreate", "both"):
+            volume_dir.write_text("debris")  # a file where the directory is to be recreated
+        if obstacle in ("record", "both"):
+            _record_taken(dir_fd, name)
+        real_write(dir_fd, name, record)
+
+    monkeypatch.setattr(_clean, "write_record", write_with_obstacles)
+    result = run_module(convox_volume_clean, args(root, quarantine=True))
+    destination = result["quarantined_to"]
+    assert result["failed"] is True and result["changed"] is True
+    assert Path(destination).parent == root / ".convox-trash"
+    assert (Path(destination) / "PG_VERSION").read_text() == "16\n"
+    assert result["msg"].startswith(f"moved {volume_dir} to {destination}, but ")
+    assert len(result["incomplete"]) == len(incomplete)
+    for got, wanted in zip(result["incomplete"], incomplete):
+        assert got.startswith(wanted.format(dest=destination, volume=volume_dir))
+        assert got in result["msg"]
+    assert result["recreated"] is (obstacle == "record")
+    assert volume_dir.is_dir() is (obstacle == "record")
+    assert list((root / ".convox-locks").iterdir()) == []
