@@ -18,6 +18,11 @@ description:
     paths, V(/), V(.) and V(..).
   - No component of the path below the root may be a symbolic link. A mount point at or
     below the volume fails the task, naming it, before anything is deleted.
+  - After the checks and the lock, the path is opened again one directory at a time without
+    following links, and each directory must be the one the checks saw (same device and
+    inode); if a component was swapped in between (for a link or another directory), the
+    task fails and nothing is deleted or moved. The delete, the rename into the trash and
+    the recreate all go through these open directories, never through the path.
   - Deletion works on directory file descriptors opened without following links, so a link
     inside the tree is removed as a link and its target is never touched; a directory on
     another device is never entered.
@@ -26,7 +31,9 @@ description:
     O(lock_timeout), or left by a process of the same host that has ended, is replaced.
   - Files that a process still holds open (on NFS they become C(.nfsXXXX) and cannot be
     removed) are retried until O(busy_timeout); then the task fails, saying how many remain,
-    after everything else was deleted. A partial delete is never reported as a success.
+    after everything else was deleted. A partial delete is never reported as a success;
+    after a pass without errors the volume is listed again, and anything still there counts
+    as busy. An entry that disappears while it is being deleted counts as gone.
   - With O(quarantine=true) the volume is renamed into C(<root>/.convox-trash/) instead,
     which is instant whatever its size and reversible with
     M(convox.volumes.convox_volume_restore).
@@ -68,6 +75,8 @@ options:
     description:
       - The volumes root. Defaults to V(/volumes) for O(target=rack) and to
         C(~/.convox/volumes) of the remote user for O(target=local).
+      - An empty value, V(/), and roots inside C(/proc), C(/sys), C(/dev), C(/run) or
+        C(/var/run) are refused.
     type: str
   quarantine:
     description:
@@ -90,6 +99,7 @@ options:
   lock_timeout:
     description:
       - Age in seconds after which another host's lock counts as stale and is replaced.
+        Must be more than 0.
     type: float
     default: 3600
   timeout:
@@ -112,7 +122,9 @@ attributes:
   idempotent:
     description: Whether a second run with the same input changes nothing.
     support: full
-    details: A volume that is already empty or does not exist reports no change.
+    details: >-
+      A volume that is already empty (and kept by O(recreate=true)) or does not exist
+      reports no change. Check mode and the real run follow the same decision.
 notes:
   - From a checkout the short name C(ansible -m convox_volume_clean) works at the repository
     root, whose C(ansible.cfg) sets C(library = ./plugins/modules) (run C(make link) first so
@@ -188,6 +200,14 @@ recreated:
   returned: always
   type: bool
   sample: true
+incomplete:
+  description:
+    - When the volume was moved to the trash but a later step failed (the task has failed,
+      RV(quarantined_to) is set), what was not done and how to finish it by hand.
+  returned: failure
+  type: list
+  elements: str
+  sample: ["/volumes/r1-a1/db/data was not recreated (Permission denied): create it by hand"]
 remaining:
   description:
     - After a partial delete, or a clean stopped by an unexpected error, what is left (the
