@@ -875,6 +875,11 @@ def quarantine(volume: VolumeTarget, disk: DiskState, opened: OpenVolume,
             name = f"{base}-{counter}"
         destination = posixpath.join(volume.trash_dir, name)
         os.rename(opened.name, name, src_dir_fd=opened.parent_fd, dst_dir_fd=trash_fd)
+        moved = os.stat(name, dir_fd=trash_fd, follow_symlinks=False)
+        if _ident(moved) != _ident(os.fstat(opened.volume_fd)):
+            # the name was pointed at something else between the open and the rename
+            os.rename(name, opened.name, src_dir_fd=trash_fd, dst_dir_fd=opened.parent_fd)
+            raise _changed(volume, volume.host_path, "another entry")
         return destination, _after_rename(volume, disk.stat, opened, trash_fd, name,
                                           destination, recreate)
     finally:

@@ -792,3 +792,25 @@ def test_lock_timeout_must_be_positive(case14: Path, lock_timeout: float) -> Non
     assert f"lock_timeout={lock_timeout:g} must be more than 0 seconds" in str(caught.value)
     assert "use the default 3600" in str(caught.value)
     assert tree_digest(case14) == before
+
+
+def test_a_volume_swapped_just_before_the_quarantine_rename_is_put_back(
+        case14: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the descriptors are open, a1's volume is moved aside and a2's moved into its
+    place: the rename would take a2's data to the trash, so it is undone and refused."""
+    real_trash_name = _clean.trash_name
+    a1 = case14 / "r1-a1/db/var/lib/postgresql/data"
+    a2 = case14 / "r1-a2/db/var/lib/postgresql/data"
+
+    def swap_then_name(*args: t.Any) -> str:
+        a1.rename(a1.with_name("data.a1"))
+        a2.rename(a1)
+        return real_trash_name(*args)
+
+    monkeypatch.setattr(_clean, "trash_name", swap_then_name)
+    with pytest.raises(CleanError) as caught:
+        clean(volume(case14), quarantine_it=True)
+    assert f"{a1} became another entry after the checks" in str(caught.value)
+    assert (a1 / "PG_VERSION").read_text() == "16\n"  # a2's data, back where it was put
+    assert sorted(p.name for p in a1.iterdir()) == ["PG_VERSION"]
+    assert list((case14 / ".convox-trash").iterdir()) == []
