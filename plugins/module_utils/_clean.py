@@ -303,7 +303,7 @@ class OpenVolume:
     name: str
 
     def close(self) -> None:
-        for fd in {self.volume_fd, self.parent_fd, self.root_fd}:
+        for fd in sorted({self.volume_fd, self.parent_fd, self.root_fd}):
             if fd >= 0:
                 os.close(fd)
 
@@ -1118,8 +1118,8 @@ def _delete_step(volume: VolumeTarget, disk: DiskState, opened: OpenVolume, recr
         remaining = survey(volume.host_path, disk.stat.st_dev)
         raise CleanError(explain_failure(volume, deleted, remaining, disk.fstype, busy_timeout),
                          removed=removed, remaining=remaining.counts(),
-                         host_path=volume.host_path, changed=bool(deleted.files
-                                                                 or deleted.directories))
+                         host_path=volume.host_path,
+                         changed=bool(deleted.files or deleted.directories))
     if recreate:
         result["recreated"] = True
     else:
