@@ -192,8 +192,8 @@ def test_discovery_once_per_rack_and_each_instance_uses_its_az(
     items = next(iter(discovery.values()))["results"]
     assert sorted(item["item"]["rack"] for item in items) == ["r1", "r2", "r3"]
     failure = task_results(first, "Fail when the rack's file system could not be found")
-    assert "no EFS file system in us-east-1 has the tag Rack=r3" in failure["r3-a"].get("msg", ""), (
-        failure)
+    message = failure["r3-a"].get("msg", "")
+    assert "no EFS file system in us-east-1 has the tag Rack=r3" in message, failure
     assert set(first["stats"]["r3-a"].items()) >= {("failures", 1)}
     if Path("/etc/debian_version").exists():
         tls = task_results(first, "Explain that amazon-efs-utils has no Debian package")

@@ -72,7 +72,8 @@ class PlaybookRun:
 
     `tasks` holds one dict per host and task: host, task (name), action, status (ok, changed,
     failed, ignored, skipped, unreachable), changed, duration (seconds), warnings (text) and
-    result (the module's return values). `stats` is the play recap per host (ok, changed, failures, ...).
+    result (the module's return values). `stats` is the play recap per host (ok, changed,
+    failures, ...).
     """
     rc: int
     stdout: str
