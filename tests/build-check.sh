@@ -16,7 +16,7 @@ tarball=$(echo "$work"/dist/convox-volumes-*.tar.gz)
 echo "build-check: built $(basename "$tarball") ($(du -k "$tarball" | cut -f1) KiB)"
 
 # Nothing from the checkout's working state may ship.
-leaked=$(tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.collections|\.git|tests/output|tests/testbed/work|__pycache__)(/|$)' \
+leaked=$(tar -tzf "$tarball" | grep -E '(^|/)(\.venv|\.collections|\.ansible|\.git|tests/output|tests/testbed/work|__pycache__)(/|$)' \
   | head -n 5 || true)
 [[ -z $leaked ]] || { echo "build-check: the tarball holds working files:"; echo "$leaked"; exit 1; }
 

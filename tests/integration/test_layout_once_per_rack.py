@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+import typing as t
 from pathlib import Path
 
 import pytest
@@ -18,8 +19,11 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 ANSIBLE_PLAYBOOK = Path(sys.executable).with_name("ansible-playbook")
 
 
-def run_layout(tmp_path: Path, shared: bool, racks: dict[str, str]) -> str:
-    """Run playbooks/layout.yml on one local host per key of `racks` (host: its rack)."""
+def run_layout(tmp_path: Path, shared: bool | None, racks: dict[str, str],
+               playbook: str = "playbooks/layout.yml", **more: t.Any) -> str:
+    """Run `playbook` on one local host per key of `racks` (host: its rack).
+
+    `shared` None leaves convox_volumes_shared_root unset; `more` are further extra vars."""
     inventory = tmp_path / "inventory.json"
     local = {"ansible_connection": "local",
              "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
@@ -27,11 +31,13 @@ def run_layout(tmp_path: Path, shared: bool, racks: dict[str, str]) -> str:
     inventory.write_text(json.dumps({"all": {"hosts": hosts}}))
     extra = {"convox_volumes_target": "rack",
              "convox_volumes_root": str(tmp_path / "volumes"),
-             "convox_volumes_shared_root": shared, "convox_hosts": "all",
-             "convox_apps": [{"name": "a1", "services": {"web": ["/data"]}}]}
+             "convox_hosts": "all",
+             "convox_apps": [{"name": "a1", "services": {"web": ["/data"]}}], **more}
+    if shared is not None:
+        extra["convox_volumes_shared_root"] = shared
     env = dict(os.environ, ANSIBLE_CONFIG=str(CHECKOUT / "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=str(CHECKOUT / ".collections"), ANSIBLE_NOCOLOR="1")
-    run = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(inventory), "playbooks/layout.yml",
+    run = subprocess.run([str(ANSIBLE_PLAYBOOK), "-i", str(inventory), playbook,
                           "-e", json.dumps(extra)],
                          cwd=CHECKOUT, env=env, capture_output=True, text=True, timeout=600,
                          check=False)
@@ -64,3 +70,22 @@ def test_layout_runs_once_per_rack_on_a_shared_root(tmp_path: Path, shared: bool
     assert hosts_of_task(output, "Show where each volume lives") == expected_hosts
     assert sorted(os.listdir(tmp_path / "volumes")) == expected_apps
     assert all((tmp_path / "volumes" / app / "web/data").is_dir() for app in expected_apps)
+
+
+@pytest.mark.parametrize("mount_point, expected_hosts", [
+    # The layout root is the shared mount point: once per rack.
+    ("volumes", ["instance-a"]),
+    # The root lies below the mount point: still shared.
+    ("", ["instance-a"]),
+    # The mount point is elsewhere: the root is instance-local, so every instance lays out.
+    ("efs", ["instance-a", "instance-b"]),
+])
+def test_provision_shares_the_layout_only_when_its_root_is_on_the_mount(
+        tmp_path: Path, mount_point: str, expected_hosts: list[str]) -> None:
+    # The mount itself is left out (efs_mount_enabled=false); what is tested is the decision
+    # that provision.yml takes from the role's fact efs_mount_shared and the two paths.
+    output = run_layout(tmp_path, None, ONE_RACK, playbook="playbooks/provision.yml",
+                        efs_mount_enabled=False, efs_mount_shared=True,
+                        efs_mount_path=str(tmp_path / mount_point))
+    assert hosts_of_task(output, "Lay out the volume directories") == expected_hosts
+    assert (tmp_path / "volumes/r1-a1/web/data").is_dir()
