@@ -47,5 +47,5 @@ options:
     type: str
     aliases: [aws_endpoint_url, ec2_url]
 requirements:
-  - boto3 >= 1.28 (on the controller)
+  - boto3 >= 1.34 (on the controller)
 """

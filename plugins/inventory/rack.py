@@ -28,7 +28,7 @@ extends_documentation_fragment:
   - constructed
   - inventory_cache
 requirements:
-  - boto3 >= 1.28 (on the controller)
+  - boto3 >= 1.34 (on the controller)
 options:
   plugin:
     description: Marks the file as a configuration of this plugin.
@@ -195,8 +195,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         except (AnsibleError, RackInventoryError, _aws.AwsError) as exc:
             raise AnsibleParserError(f"{self.NAME} inventory {path}: {exc}") from None
         for warning in warnings:
-            self.display.warning(f"{self.NAME}: {warning}")
-        self._populate(hosts)
+            self.display.warning(f"{self.NAME} inventory {path}: {warning}")
+        self._populate(path, hosts)
 
     # Configuration
 
@@ -247,18 +247,27 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _records(self, path: str, cache: bool, racks: list[str],
                  tag_key: str) -> list[dict[str, t.Any]]:
-        """The rack's instances from the cache when it is on and fresh, else from EC2."""
+        """The rack's instances from the cache when it is on, fresh and was filled by the same
+        query (racks, regions, tag key, endpoint, profile), else from EC2."""
         cache_key = self.get_cache_key(path)
+        query = {"racks": sorted(racks), "tag_key": tag_key,
+                 "regions": sorted(self.get_option("regions") or []),
+                 "endpoint_url": self.get_option("endpoint_url"),
+                 "profile": self.get_option("profile")}
         use_cache = bool(self.get_option("cache")) and cache
         update_cache = bool(self.get_option("cache")) and not cache
         if use_cache:
             try:
-                return self._cache[cache_key]
+                cached = self._cache[cache_key]
             except KeyError:
-                update_cache = True
+                cached = None
+            if isinstance(cached, Mapping) and cached.get("query") == query:
+                return cached["records"]
+            # Missing, or written for another configuration of this file: ask EC2 again.
+            update_cache = True
         records = self._describe_instances(racks, tag_key)
         if update_cache:
-            self._cache[cache_key] = records
+            self._cache[cache_key] = {"query": query, "records": records}
         return records
 
     def _describe_instances(self, racks: list[str], tag_key: str) -> list[dict[str, t.Any]]:
@@ -295,7 +304,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 f"instance role")
 
     def _regions(self, session: t.Any, params: dict[str, t.Any]) -> list[str]:
-        regions = self.get_option("regions") or [_aws.resolve_region(session, params)]
+        regions = self.get_option("regions")
+        if not regions:
+            try:
+                regions = [_aws.resolve_region(session, params)]
+            except _aws.AwsError:
+                raise RackInventoryError(
+                    "no AWS region: list the regions of the racks in 'regions' (or set "
+                    "AWS_REGION or AWS_DEFAULT_REGION in the environment)") from None
         known = _aws.known_regions(session, "ec2")
         unique: list[str] = []
         for region in regions:
@@ -309,7 +325,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     # Filling the inventory
 
-    def _populate(self, hosts: list[dict[str, t.Any]]) -> None:
+    def _populate(self, path: str, hosts: list[dict[str, t.Any]]) -> None:
         strict = self.get_option("strict")
         for host in hosts:
             name = host["name"]
@@ -328,4 +344,5 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._add_host_to_keyed_groups(self.get_option("keyed_groups"), variables,
                                                name, strict=strict)
             except AnsibleError as exc:
-                raise AnsibleParserError(f"{self.NAME}: {exc}") from None
+                raise AnsibleParserError(
+                    f"{self.NAME} inventory {path}: host {name}: {exc}") from None

@@ -281,6 +281,27 @@ cache_timeout: 3600
     assert set(flushed.hostvars) == _ids(fleet, "prod_a")
 
 
+def test_cache_is_not_served_to_a_changed_configuration(
+        fleet: dict, moto: str, tmp_path: Path) -> None:
+    cache = f"""endpoint_url: {moto}
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: {tmp_path / "cache"}
+cache_timeout: 3600
+"""
+    config = write_config(tmp_path, "racks: [prod]\nregions: [us-east-1]\n" + cache)
+    first = list_inventory(config)
+    write_config(tmp_path, "racks: [staging, prod-eu]\nregions: [us-east-1, eu-west-1]\n"
+                 + cache)
+
+    changed = list_inventory(config)
+
+    assert set(first.hostvars) == _ids(fleet, "prod_a", "prod_b")
+    assert set(changed.hostvars) == _ids(fleet, "staging_a", "prod_eu")
+    assert set(changed.groups) >= {"rack_staging", "rack_prod_eu"}
+    assert "rack_prod" not in changed.groups
+
+
 def test_the_example_file(moto: str, ec2: t.Callable[..., t.Any], tmp_path: Path) -> None:
     """examples/convox_rack.yml as a user writes it, pointed at moto through the environment."""
     production = [_launch(ec2(), az, {"Rack": "production"})
@@ -341,6 +362,18 @@ def test_configuration_errors(moto: str, tmp_path: Path, body: str, message: str
     assert len(failures) == 1
     assert failures[0].startswith(f"[WARNING]: Failed to parse inventory with '{PLUGIN_PATH}' "
                                   f"plugin: convox.volumes.rack inventory {config}: {message}")
+
+
+def test_no_region(moto: str, tmp_path: Path) -> None:
+    config = write_config(tmp_path, f"endpoint_url: {moto}\nracks: [prod]\n")
+
+    listing = list_inventory(config, ANSIBLE_INVENTORY_ENABLED="convox.volumes.rack",
+                             AWS_REGION=None, AWS_DEFAULT_REGION=None)
+
+    assert listing.returncode != 0
+    assert (f"convox.volumes.rack inventory {config}: no AWS region: list the regions of the "
+            f"racks in 'regions' (or set AWS_REGION or AWS_DEFAULT_REGION in the environment)"
+            in listing.stderr)
 
 
 def test_no_credentials(moto: str, tmp_path: Path) -> None:
