@@ -26,6 +26,10 @@ rsync -a --delete --filter='P /tests/output/' \
   --exclude='/*.tar.gz' --exclude=/extensions/molecule/.cache \
   "$checkout/" "$collection/"
 
+# ansible-test units installs tests/unit/requirements.txt into its environment: the AWS tests
+# need botocore there. Written into the copy from requirements.txt, where every pin lives.
+grep -E '^(boto3|botocore)==' "$checkout/requirements.txt" > "$collection/tests/unit/requirements.txt"
+
 cd "$collection"
 export PATH=$bin:$PATH
 unset ANSIBLE_CONFIG ANSIBLE_COLLECTIONS_PATH
@@ -49,8 +53,14 @@ import sys
 
 import ensurepip
 
-bundled = os.path.join(os.path.dirname(ensurepip.__file__), "_bundled")
-sys.path.insert(0, sorted(glob.glob(os.path.join(bundled, "pip-*.whl")))[-1])
+# CPython keeps the wheel in ensurepip/_bundled; Debian's python3-venv in /usr/share/python-wheels.
+places = [os.path.join(os.path.dirname(ensurepip.__file__), "_bundled"),
+          "/usr/share/python-wheels"]
+wheels = [sorted(glob.glob(os.path.join(place, "pip-*.whl"))) for place in places]
+wheels = [found[-1] for found in wheels if found]
+if not wheels:
+    sys.exit("no pip wheel in " + " or ".join(places) + ": install python3-venv")
+sys.path.insert(0, wheels[0])
 
 from pip._internal.cli.main import main  # noqa: E402
 

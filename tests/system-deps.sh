@@ -4,6 +4,8 @@
 set -euo pipefail
 
 packages=(
+  # the virtual environment of requirements.txt (with Debian's own Python)
+  python3-venv
   # NFS test bed: real NFSv4.1 server, real guest kernels, their root file system
   nfs-ganesha nfs-ganesha-vfs user-mode-linux debootstrap e2fsprogs iproute2
   openssh-client netcat-openbsd
