@@ -15,13 +15,14 @@ the tree changes while it is being deleted.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import json
 import os
 import posixpath
 import socket
 import stat
-import threading
 import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
@@ -487,9 +488,29 @@ def _holder_age(lock_path: str, holder: dict[str, t.Any], now: float) -> float:
         return 0.0
 
 
+def _machine_identity() -> dict[str, str]:
+    """What tells this process's host apart: the host name alone does not (containers and
+    cloned instances share names), so the kernel's boot id and the PID namespace go with it.
+    A PID means something only when all three match."""
+    identity = {"host": socket.gethostname()}
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as handle:
+            identity["boot_id"] = handle.read().strip()
+    except OSError:
+        pass
+    try:
+        identity["pid_namespace"] = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        pass
+    return identity
+
+
 def _process_gone(holder: dict[str, t.Any]) -> bool:
-    """True only when the holder ran on this host and its process no longer exists."""
-    if holder.get("host") != socket.gethostname() or not isinstance(holder.get("pid"), int):
+    """True only when the holder ran on this very machine and PID namespace (same host name,
+    boot id and namespace) and its process no longer exists."""
+    here = _machine_identity()
+    if len(here) < 3 or any(holder.get(key) != value for key, value in here.items()) \
+            or not isinstance(holder.get("pid"), int):
         return False
     try:
         os.kill(holder["pid"], 0)
@@ -533,50 +554,102 @@ def acquire_lock(lock_path: str, lock_timeout: float, purpose: str) -> LockInfo:
                          f"{ROOT_SQUASH_HINT} Nothing was deleted.") from exc
 
 
-def _acquire_lock(lock_path: str, lock_timeout: float, purpose: str) -> LockInfo:
-    _safe_directory(posixpath.dirname(lock_path), 0o755)
-    replaced: dict[str, t.Any] | None = None
-    for _attempt in range(5):
-        now = time.time()
-        holder = {"host": socket.gethostname(), "pid": os.getpid(),
-                  "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
-                  "since_epoch": now, "purpose": purpose}
-        try:
-            fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-        except FileExistsError:
-            current = _read_holder(lock_path)
-            age = _holder_age(lock_path, current, now)
-            if age <= lock_timeout and not _process_gone(current):
-                raise LockHeld(
-                    f"another clean holds the lock {lock_path}: {describe_holder(current)} "
-                    f"({age:.0f} s ago; it counts as stale after lock_timeout={lock_timeout:g} "
-                    f"s). Wait for it to finish, or remove the lock file if that process is "
-                    f"gone", holder=current)
-            aside = f"{lock_path}.stale-{os.getpid()}-{threading.get_ident()}"
+GUARD_NAME = ".guard"
+GUARD_WAIT = 30.0
+
+
+@contextlib.contextmanager
+def _guard(lock_dir: str) -> t.Iterator[None]:
+    """Serialise every removal of a lock file (a stale takeover, a release) across hosts: a
+    POSIX record lock on <lock dir>/.guard, held for the few milliseconds of a judge-and-remove.
+    Without it, two hosts that both judge one lock stale could each remove it, the second
+    removing the fresh lock the first had just created. The kernel (or the NFS server) drops
+    the record lock when its process dies, so the guard itself never goes stale."""
+    path = posixpath.join(lock_dir, GUARD_NAME)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        deadline = time.monotonic() + GUARD_WAIT
+        while True:
             try:
-                os.rename(lock_path, aside)  # atomic: only one taker wins
-            except FileNotFoundError:
-                continue
-            os.unlink(aside)
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise CleanError(
+                        f"cannot lock {path}: {exc.strerror}. The file system of the volumes "
+                        f"root must support POSIX record locks (NFSv4 does; a mount with "
+                        f"'nolock' or 'local_lock' does not share them between hosts). "
+                        f"Nothing was deleted.") from exc
+                if time.monotonic() >= deadline:
+                    raise LockHeld(f"{path} stayed locked for {GUARD_WAIT:g} s: another clean "
+                                   f"is taking over or releasing a lock there; try again") \
+                        from exc
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing drops the record lock
+
+
+def _create_lock(lock_path: str, holder: dict[str, t.Any]) -> bool:
+    """Create the lock file with O_EXCL and write the holder; False when it exists."""
+    try:
+        fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o644)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(holder, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return True
+
+
+def _acquire_lock(lock_path: str, lock_timeout: float, purpose: str) -> LockInfo:
+    lock_dir = posixpath.dirname(lock_path)
+    _safe_directory(lock_dir, 0o755)
+    now = time.time()
+    holder = dict(_machine_identity(), pid=os.getpid(),
+                  since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)), since_epoch=now,
+                  purpose=purpose)
+    if _create_lock(lock_path, holder):
+        return LockInfo(path=lock_path, holder=holder)
+    # It exists: judge it, and if it is stale replace it, all inside the guard, so that no
+    # other taker can remove a lock between this judgement and this removal.
+    with _guard(lock_dir):
+        current = _read_holder(lock_path)
+        age = _holder_age(lock_path, current, time.time())
+        if os.path.lexists(lock_path) and age <= lock_timeout and not _process_gone(current):
+            raise LockHeld(
+                f"another clean holds the lock {lock_path}: {describe_holder(current)} "
+                f"({age:.0f} s ago; it counts as stale after lock_timeout={lock_timeout:g} "
+                f"s). Wait for it to finish, or remove the lock file if that process is "
+                f"gone", holder=current)
+        replaced = None
+        if os.path.lexists(lock_path):
+            os.unlink(lock_path)
             replaced = current
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(holder, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        return LockInfo(path=lock_path, holder=holder, replaced_stale=replaced)
-    raise LockHeld(f"could not take the lock {lock_path}: other processes kept replacing it; "
-                   f"try again")
+        if _create_lock(lock_path, holder):
+            return LockInfo(path=lock_path, holder=holder, replaced_stale=replaced)
+        current = _read_holder(lock_path)  # someone outside the guard was faster
+    raise LockHeld(f"another clean holds the lock {lock_path}: {describe_holder(current)} "
+                   f"(it took the lock just now). Wait for it to finish", holder=current)
 
 
-def release_lock(lock: LockInfo) -> None:
-    current = _read_holder(lock.path)
-    if current.get("pid") == lock.holder["pid"] and \
-            current.get("since_epoch") == lock.holder["since_epoch"]:
-        try:
-            os.unlink(lock.path)
-        except FileNotFoundError:
-            pass
+def release_lock(lock: LockInfo) -> str | None:
+    """Remove the lock file if it is still this holder's (inside the guard: a lock judged
+    stale and taken over meanwhile belongs to someone else now and stays). Returns a warning
+    when the lock could not be released; it then expires after lock_timeout."""
+    try:
+        with _guard(posixpath.dirname(lock.path)):
+            current = _read_holder(lock.path)
+            if all(current.get(key) == lock.holder[key] for key in ("host", "pid", "since_epoch")):
+                os.unlink(lock.path)
+    except FileNotFoundError:
+        pass
+    except (CleanError, OSError) as exc:
+        return (f"the lock {lock.path} was left in place ({exc}); it counts as stale after "
+                f"lock_timeout, or remove it by hand")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -986,26 +1059,79 @@ def check_restore(volume: VolumeTarget, quarantined_to: str) -> DiskState:
 
 
 def restore(volume: VolumeTarget, quarantined_to: str) -> None:
-    """Move a quarantined volume back. The destination must be missing or an empty directory
-    (the one a quarantine recreated); missing parents are created without following links."""
-    disk = check_restore(volume, quarantined_to)
-    if disk.exists:
-        os.rmdir(volume.host_path)
-    else:
-        _make_parents(volume)
-    os.rename(quarantined_to, volume.host_path)
-    if os.path.lexists(quarantined_to + SIDECAR_SUFFIX):
-        os.rename(quarantined_to + SIDECAR_SUFFIX, quarantined_to + RESTORED_SUFFIX)
+    """Move a quarantined volume back, through descriptors: the trash and every directory on
+    the way to the volume are opened relative to the root with O_NOFOLLOW (missing ones are
+    created), and the rename replaces only a missing or empty directory (rename(2) itself
+    refuses a non-empty one), so the volume cannot land anywhere but where it came from, nor
+    mix with data written in between."""
+    check_restore(volume, quarantined_to)
+    if posixpath.dirname(quarantined_to) != volume.trash_dir:
+        raise CleanError(f"{quarantined_to} is not in {volume.trash_dir}: a volume is restored "
+                         f"from the trash of its own root only")
+    root_fd = os.open(volume.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        trash_fd = _open_below(volume, root_fd, [TRASH_DIR], create=False)
+        try:
+            entry = posixpath.basename(quarantined_to)
+            info = os.stat(entry, dir_fd=trash_fd, follow_symlinks=False)
+            if not stat.S_ISDIR(info.st_mode):
+                raise CleanError(f"{quarantined_to} is a {_kind(info.st_mode)}, not a "
+                                 f"quarantined volume directory")
+            parts = posixpath.relpath(volume.host_path, volume.root).split("/")
+            parent_fd = _open_below(volume, root_fd, parts[:-1], create=True)
+            try:
+                try:
+                    os.rename(entry, parts[-1], src_dir_fd=trash_fd, dst_dir_fd=parent_fd)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise CleanError(
+                            f"the volume directory {volume.host_path} is no longer empty: "
+                            f"restoring would mix two versions of the volume. Clean it first, "
+                            f"then restore. Nothing was moved.") from exc
+                    if exc.errno == errno.ENOTDIR:
+                        raise _changed(volume, volume.host_path, "a non-directory") from exc
+                    raise
+            finally:
+                os.close(parent_fd)
+            try:
+                os.rename(entry + SIDECAR_SUFFIX, entry + RESTORED_SUFFIX, src_dir_fd=trash_fd,
+                          dst_dir_fd=trash_fd)
+            except FileNotFoundError:
+                pass
+        finally:
+            os.close(trash_fd)
+    finally:
+        os.close(root_fd)
 
 
-def _make_parents(volume: VolumeTarget) -> None:
+def _open_below(volume: VolumeTarget, root_fd: int, parts: list[str], create: bool) -> int:
+    """The directory root/parts..., opened one component at a time without following links;
+    missing components are created (mode 0755) when create is true."""
+    fd = os.dup(root_fd)
     current = volume.root
-    parts = posixpath.relpath(posixpath.dirname(volume.host_path), volume.root).split("/")
-    for part in parts:
-        if part in ("", "."):
-            continue
-        current = posixpath.join(current, part)
-        _safe_directory(current, 0o755)
+    try:
+        for part in parts:
+            current = posixpath.join(current, part)
+            try:
+                child = os.open(part, _OPEN_DIR, dir_fd=fd)
+            except FileNotFoundError:
+                if not create:
+                    raise
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                child = os.open(part, _OPEN_DIR, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise _changed(volume, current, _describe_at(fd, part, exc)) from exc
+                raise
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1068,7 +1194,7 @@ def clean_volume(volume: VolumeTarget, *, quarantine_it: bool, recreate: bool,
                     raise CleanError(f"cannot move {volume.host_path} to the trash: {exc}. "
                                      f"{ROOT_SQUASH_HINT}") from exc
             if action == "remove-empty":
-                os.rmdir(opened.name, dir_fd=opened.parent_fd)
+                _remove_opened(volume, opened, "nothing was deleted")
                 result.update(changed=True,
                               diff=_diff(volume, result["removed"], False, False),
                               msg=f"removed the empty directory {volume.host_path}")
@@ -1077,7 +1203,20 @@ def clean_volume(volume: VolumeTarget, *, quarantine_it: bool, recreate: bool,
         finally:
             opened.close()
     finally:
-        release_lock(lock)
+        problem = release_lock(lock)
+        if problem is not None:
+            result.setdefault("warnings", []).append(problem)
+
+
+def _remove_opened(volume: VolumeTarget, opened: OpenVolume, so_far: str) -> None:
+    """Remove the (empty) volume directory by its name in the parent, once that name is seen
+    to still be the directory that was opened and checked."""
+    now = os.stat(opened.name, dir_fd=opened.parent_fd, follow_symlinks=False)
+    if _ident(now) != _ident(os.fstat(opened.volume_fd)):
+        raise CleanError(f"{volume.host_path} now names another entry than the directory that "
+                         f"was checked, so it was not removed ({so_far}); look at who changes "
+                         f"{volume.root}", changed_path=volume.host_path)
+    os.rmdir(opened.name, dir_fd=opened.parent_fd)
 
 
 def _predict(volume: VolumeTarget, disk: DiskState, quarantine_it: bool, recreate: bool,
@@ -1091,6 +1230,12 @@ def _predict(volume: VolumeTarget, disk: DiskState, quarantine_it: bool, recreat
                          f"{volume.host_path} (a mount): unmount it first. Nothing was "
                          f"deleted.", mounts=found.other_devices)
     action = decide(found.empty, quarantine_it, recreate)
+    if found.unreadable and action != "quarantine":
+        raise CleanError(
+            f"check mode: the clean would stop partway: {len(found.unreadable)} entries of "
+            f"{volume.host_path} cannot be read (first: {found.unreadable[0]}) on a "
+            f"{disk.fstype} file system. {ROOT_SQUASH_HINT} Nothing was touched.",
+            unreadable=found.unreadable[:20], removed=found.counts())
     if action is None:
         result["msg"] = f"{volume.host_path} is already empty: nothing to clean"
         return result
@@ -1123,7 +1268,7 @@ def _delete_step(volume: VolumeTarget, disk: DiskState, opened: OpenVolume, recr
     if recreate:
         result["recreated"] = True
     else:
-        os.rmdir(opened.name, dir_fd=opened.parent_fd)
+        _remove_opened(volume, opened, f"its contents were deleted ({deleted.files} files)")
     result.update(changed=True, removed=removed,
                   diff=_diff(volume, removed, False, recreate),
                   msg=f"deleted {deleted.files} files, {deleted.directories} directories, "

@@ -125,11 +125,38 @@ def discover(target: str, root: str, rack: str | None, app: str | None, service:
                 candidates = [posixpath.join(service_dir, name)
                               for name in sorted(os.listdir(service_dir))]
             for candidate in candidates:
-                entry = _candidate(candidate, container_path is None)
+                entry = _linked_component(service_dir, candidate) \
+                    or _candidate(candidate, container_path is None)
                 if entry is not None:
                     volumes.append(dict(base, **entry))
     return {"volumes": volumes, "problems": problems,
             "quarantined": quarantined(root, target, rack, app, service)}
+
+
+def _linked_component(service_dir: str, candidate: str) -> dict[str, t.Any] | None:
+    """A problem entry when a directory between the service directory and the volume is a
+    symbolic link (the walk would measure somewhere else, and clean refuses it); None when
+    every component is a real directory or one is missing."""
+    current = service_dir
+    for part in posixpath.relpath(candidate, service_dir).split("/")[:-1]:
+        current = posixpath.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            return {"host_path": candidate, "walk": False, "exists": True,
+                    "problems": [_problem(current, reason_for(exc))]}
+        if stat.S_ISLNK(mode):
+            return {"host_path": candidate, "walk": False, "exists": True,
+                    "problems": [_problem(current, f"a symbolic link (to "
+                                                   f"{os.readlink(current)!r}) on the way to "
+                                                   f"the volume: not walked, and clean refuses "
+                                                   f"it")]}
+        if not stat.S_ISDIR(mode):
+            return {"host_path": candidate, "walk": False, "exists": True,
+                    "problems": [_problem(candidate, _REASONS[errno.ENOTDIR])]}
+    return None
 
 
 def _candidate(candidate: str, guess: bool) -> dict[str, t.Any] | None:

@@ -28,7 +28,11 @@ description:
     another device is never entered.
   - One lock per service in C(<root>/.convox-locks/) lets only one host clean at a time; the
     other one fails naming the holder (host, process, since when). A lock older than
-    O(lock_timeout), or left by a process of the same host that has ended, is replaced.
+    O(lock_timeout), or left by a process of this same machine that has ended (same host name,
+    boot id and PID namespace), is replaced. Judging and replacing a stale lock, and releasing
+    one, happen under a POSIX record lock on C(<root>/.convox-locks/.guard), so two hosts can
+    never both take over the same stale lock; the root's file system must support record locks
+    (NFSv4 and EFS do).
   - Files that a process still holds open (on NFS they become C(.nfsXXXX) and cannot be
     removed) are retried until O(busy_timeout); then the task fails, saying how many remain,
     after everything else was deleted. A partial delete is never reported as a success;
@@ -208,6 +212,14 @@ incomplete:
   type: list
   elements: str
   sample: ["/volumes/r1-a1/db/data was not recreated (Permission denied): create it by hand"]
+unreadable:
+  description:
+    - In check mode, the entries that cannot be read (at most 20), which would make the real
+      delete stop partway; the task then fails without touching anything.
+  returned: failure
+  type: list
+  elements: str
+  sample: ["/volumes/r1-a1/db/data/base: Permission denied"]
 remaining:
   description:
     - After a partial delete, or a clean stopped by an unexpected error, what is left (the

@@ -18,6 +18,10 @@ description:
     service directory, no symbolic link below the root, no mount).
   - Refuses when the volume directory holds anything; an empty directory (the one the
     quarantine recreated) is replaced.
+  - The rename goes through directories opened one at a time from the root without following
+    links (missing ones are created), and replaces only a missing or empty directory, so a
+    component swapped for a link, or data written after the checks, fails the task with
+    nothing moved.
   - Takes the same per-service lock as the clean.
 author:
   - convox.volumes contributors (@convox-volumes)

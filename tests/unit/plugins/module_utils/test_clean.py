@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import typing as t
@@ -154,7 +155,7 @@ def test_case_14_only_the_target_goes_and_rerun_reports_no_change(case14: Path) 
     assert first["changed"] is True
     assert first["removed"] == {"files": 2, "directories": 2, "bytes": len("16\nheap page\n")}
     assert sorted(p.relative_to(case14).as_posix() for p in case14.rglob("*")
-                  if p.is_file()) == ["r1-a1/web/data/keep",
+                  if p.is_file()) == [".convox-locks/.guard", "r1-a1/web/data/keep",
                                       "r1-a2/db/var/lib/postgresql/data/PG_VERSION"]
     assert data.is_dir() and not any(data.iterdir()) and data.stat().st_mode == mode_before
     assert first["recreated"] is True
@@ -265,6 +266,66 @@ def test_a_file_where_a_directory_should_be_is_refused(tmp_path: Path) -> None:
     with pytest.raises(CleanError, match="regular file where a directory should be"):
         clean(volume(root))
     assert (root / "r1-a1/db/var").read_text() == "not a directory"
+
+
+def _as_nobody(action: t.Callable[[], dict[str, t.Any]]) -> dict[str, t.Any]:
+    """Run action in a forked child as nobody (as root on a root-squashed NFS export would
+    be treated); return its result or its CleanError as {"error": ..., "details": ...}."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 0
+        try:
+            os.close(read_end)
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                out: dict[str, t.Any] = {"result": action()}
+            except CleanError as exc:
+                out = {"error": str(exc), "details": exc.details}
+            os.write(write_end, json.dumps(out, default=str).encode())
+        except BaseException:  # pylint: disable=broad-exception-caught
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _pid, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0 and data
+    return json.loads(data)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to switch to nobody")
+def test_check_mode_fails_like_the_real_run_on_unreadable_entries() -> None:
+    """A directory the cleaning user cannot read: check mode says the clean would stop
+    partway (touching nothing), and the real run does stop partway, never reporting success."""
+    base = Path(tempfile.mkdtemp(prefix="convox-clean-"))
+    try:
+        base.chmod(0o755)
+        root = base / "volumes"
+        make_tree(root, {"r1-a1/db/data/ok": "1", "r1-a1/db/data/secret/inside": "22"})
+        for directory, dirnames, filenames in os.walk(root):
+            for name in [directory] + [os.path.join(directory, n) for n in dirnames + filenames]:
+                os.chown(name, 65534, 65534)
+        (root / "r1-a1/db/data/secret").chmod(0o000)
+        before = tree_digest(root)
+        target = volume(root, "/data")
+
+        predicted = _as_nobody(lambda: clean(target, check_mode=True))
+        assert "check mode: the clean would stop partway: 1 entries" in predicted["error"]
+        assert predicted["details"]["unreadable"] == [
+            f"{root}/r1-a1/db/data/secret: Permission denied"]
+        assert tree_digest(root) == before
+
+        real = _as_nobody(lambda: clean(target, busy_timeout=0))
+        assert "was only partly cleaned" in real["error"]
+        assert "Permission denied" in real["error"]
+        assert not (root / "r1-a1/db/data/ok").exists()
+        assert (root / "r1-a1/db/data/secret").is_dir()
+    finally:
+        (base / "volumes/r1-a1/db/data/secret").chmod(0o700)
+        shutil.rmtree(base)
 
 
 # --- mounts -----------------------------------------------------------------------------------
@@ -480,8 +541,17 @@ def test_two_module_processes_at_once_never_both_delete(case14: Path, tmp_path: 
 @pytest.mark.parametrize("holder, stale", [
     ({"host": "ip-10-0-1-5", "pid": 1, "since_epoch": time.time() - 7200}, True),
     ({"host": "ip-10-0-1-5", "pid": 1, "since_epoch": time.time() - 60}, False),
-    ({"host": socket.gethostname(), "pid": 2 ** 22 + 7, "since_epoch": time.time()}, True),
-    ({"host": socket.gethostname(), "pid": os.getpid(), "since_epoch": time.time()}, False),
+    # this machine, the process gone: stale at once
+    (dict(_clean._machine_identity(), pid=2 ** 22 + 7, since_epoch=time.time()), True),
+    # this machine, the process alive
+    (dict(_clean._machine_identity(), pid=os.getpid(), since_epoch=time.time()), False),
+    # the same host name on another machine (a cloned instance, a container): its PIDs mean
+    # nothing here, so only the age counts
+    ({"host": socket.gethostname(), "pid": 2 ** 22 + 7, "since_epoch": time.time()}, False),
+    (dict(_clean._machine_identity(), boot_id="another-boot", pid=2 ** 22 + 7,
+          since_epoch=time.time()), False),
+    (dict(_clean._machine_identity(), pid_namespace="pid:[1]", pid=2 ** 22 + 7,
+          since_epoch=time.time()), False),
     ({}, False),
 ])
 def test_stale_lock_expiry(case14: Path, holder: dict[str, t.Any], stale: bool) -> None:
@@ -498,6 +568,84 @@ def test_stale_lock_expiry(case14: Path, holder: dict[str, t.Any], stale: bool) 
         with pytest.raises(LockHeld):
             clean(target, lock_timeout=3600)
         assert (case14 / "r1-a1/db/var/lib/postgresql/data/PG_VERSION").exists()
+
+
+GUARD_HOLDER = """
+import fcntl, os, sys
+fd = os.open({guard!r}, os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+print("guarded", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_stale_takeover_happens_only_inside_the_guard(case14: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While another process holds the guard (it is judging or releasing a lock), nobody
+    replaces a stale lock; once it lets go, the takeover goes through."""
+    target = volume(case14)
+    lock_dir = Path(target.lock_path).parent
+    lock_dir.mkdir()
+    stale = json.dumps({"host": "ip-10-0-1-5", "pid": 1, "since_epoch": time.time() - 7200})
+    Path(target.lock_path).write_text(stale)
+    monkeypatch.setattr(_clean, "GUARD_WAIT", 0.5)
+    guard = subprocess.Popen(
+        [sys.executable, "-c", GUARD_HOLDER.format(guard=str(lock_dir / ".guard"))],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert guard.stdout is not None and guard.stdout.readline() == "guarded\n"
+        with pytest.raises(LockHeld, match="stayed locked for 0.5 s"):
+            acquire_lock(target.lock_path, 3600, "test")
+        assert Path(target.lock_path).read_text() == stale
+    finally:
+        guard.communicate("\n", timeout=30)
+    lock = acquire_lock(target.lock_path, 3600, "test")
+    assert lock.replaced_stale is not None and lock.replaced_stale["host"] == "ip-10-0-1-5"
+    assert json.loads(Path(target.lock_path).read_text())["pid"] == os.getpid()
+    assert release_lock(lock) is None and not Path(target.lock_path).exists()
+
+
+TAKER = """
+import json, sys, time
+sys.path.insert(0, {collections!r})
+from ansible_collections.convox.volumes.plugins.module_utils import _clean
+sys.stdin.readline()
+try:
+    lock = _clean.acquire_lock({lock!r}, 3600, "taker")
+except _clean.LockHeld as exc:
+    print(json.dumps({{"held": str(exc)}}), flush=True)
+else:
+    print(json.dumps({{"won": lock.replaced_stale is not None}}), flush=True)
+    time.sleep(1)
+    _clean.release_lock(lock)
+"""
+
+
+def test_many_takers_of_one_stale_lock_exactly_one_wins(case14: Path) -> None:
+    """Eight processes find the same stale lock at the same moment: one replaces it, every
+    other one is told who holds it now (none removes the fresh lock of the winner)."""
+    import ansible_collections.convox.volumes as package
+    collections = str(Path(package.__path__[0]).parent.parent.parent)
+    target = volume(case14)
+    Path(target.lock_path).parent.mkdir()
+    Path(target.lock_path).write_text(json.dumps({"host": "ip-10-0-1-5", "pid": 1,
+                                                  "since_epoch": time.time() - 7200}))
+    takers = [subprocess.Popen([sys.executable, "-c", TAKER.format(collections=collections,
+                                                                   lock=target.lock_path)],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+              for _taker in range(8)]
+    time.sleep(1)  # let them all import; then start them together
+    for taker in takers:
+        assert taker.stdin is not None
+        taker.stdin.write("\n")
+        taker.stdin.flush()
+    outputs = [json.loads(taker.communicate(timeout=60)[0]) for taker in takers]
+    assert [out for out in outputs if "won" in out] == [{"won": True}], outputs
+    for out in outputs:
+        if "held" in out:
+            assert "another clean holds the lock" in out["held"]
+            assert "ip-10-0-1-5" not in out["held"]
+    assert not Path(target.lock_path).exists()
 
 
 def test_unreadable_lock_expires_by_file_age(case14: Path) -> None:
@@ -543,6 +691,49 @@ def test_restore_refuses_a_volume_that_holds_anything(case14: Path) -> None:
         restore(volume(case14), result["quarantined_to"])
     assert (data / "new").read_text() == "written since"
     assert Path(result["quarantined_to"], "PG_VERSION").exists()
+
+
+def test_restore_through_a_component_swapped_for_a_link_moves_nothing(
+        case14: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After restore's checks, r1-a1/db/var is replaced by a link to app a2's var: the rename
+    goes through descriptors opened without following links, so it is refused, the volume
+    stays in the trash and a2's directory gets nothing."""
+    result = clean(volume(case14), quarantine_it=True, recreate=False)
+    real_check = _clean.check_restore
+
+    def check_then_swap(*args: t.Any) -> _clean.DiskState:
+        disk = real_check(*args)
+        (case14 / "r1-a1/db/var").rename(case14 / "r1-a1/db/var.moved")
+        (case14 / "r1-a1/db/var").symlink_to(case14 / "r1-a2/db/var")
+        return disk
+
+    monkeypatch.setattr(_clean, "check_restore", check_then_swap)
+    with pytest.raises(CleanError, match="r1-a1/db/var became a symbolic link"):
+        restore(volume(case14), result["quarantined_to"])
+    assert Path(result["quarantined_to"], "PG_VERSION").read_text() == "16\n"
+    assert sorted(p.name for p in (case14 / "r1-a2/db/var/lib/postgresql/data").iterdir()) == \
+        ["PG_VERSION"]
+    assert Path(f"{result['quarantined_to']}.json").exists()
+
+
+def test_restore_onto_a_volume_written_after_the_checks_moves_nothing(
+        case14: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file appears in the recreated volume between the checks and the rename: rename(2)
+    refuses to replace a non-empty directory, so the two versions never mix."""
+    result = clean(volume(case14), quarantine_it=True)
+    data = case14 / "r1-a1/db/var/lib/postgresql/data"
+    real_check = _clean.check_restore
+
+    def check_then_write(*args: t.Any) -> _clean.DiskState:
+        disk = real_check(*args)
+        (data / "late").write_text("written after the check")
+        return disk
+
+    monkeypatch.setattr(_clean, "check_restore", check_then_write)
+    with pytest.raises(CleanError, match="is no longer empty"):
+        restore(volume(case14), result["quarantined_to"])
+    assert [p.name for p in data.iterdir()] == ["late"]
+    assert Path(result["quarantined_to"], "PG_VERSION").read_text() == "16\n"
 
 
 def test_two_quarantines_in_the_same_second_get_distinct_names(case14: Path) -> None:
@@ -615,7 +806,7 @@ def test_a_component_swapped_after_the_checks_is_refused_and_the_other_app_keeps
         "heap page\n"
     assert not (case14 / ".convox-trash").exists() or \
         list((case14 / ".convox-trash").iterdir()) == []
-    assert list((case14 / ".convox-locks").iterdir()) == []
+    assert [p.name for p in (case14 / ".convox-locks").iterdir()] == [".guard"]
 
 
 # --- a pass without errors is not proof of an empty volume ------------------------------------

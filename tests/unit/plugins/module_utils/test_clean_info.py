@@ -124,6 +124,22 @@ def test_a_file_on_the_way_to_a_given_container_path(root: Path) -> None:
         "a file where a directory should be (on the way to it)")
 
 
+def test_a_link_on_the_way_to_a_given_container_path_is_not_followed(root: Path,
+                                                                     tmp_path: Path) -> None:
+    """r1-a1/web/var -> a directory outside the root: the volume below it is reported with
+    the link as its problem, and nothing outside the root is walked or counted."""
+    outside = tmp_path / "elsewhere"
+    make_tree(outside, {"lib/x/big": "o" * 4096})
+    (root / "r1-a1/web/var").symlink_to(outside)
+    result = info(root, app="a1", service="web", container_path="/var/lib/x")
+    volume = by_path(result, root)["r1-a1/web/var/lib/x"]
+    assert volume["healthy"] is False and volume["files"] == 0 and volume["bytes"] == 0
+    assert volume["problems"] == [{
+        "path": str(root / "r1-a1/web/var"),
+        "reason": f"a symbolic link (to {str(outside)!r}) on the way to the volume: not "
+                  f"walked, and clean refuses it"}]
+
+
 def test_unreadable_entries_for_an_unprivileged_user() -> None:
     """Root reads everything on a local file system, so the walk runs as nobody here (as it
     would as root on a root-squashed NFS export)."""
