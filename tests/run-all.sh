@@ -4,11 +4,18 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 started=$SECONDS
+logs=tests/output/stages
+mkdir -p "$logs"
 stage() {
   local name=$1; shift
+  local log="$logs/$1.log"
   echo
   echo "=== $name ($((SECONDS - started)) s since start)"
-  if ! make --no-print-directory "$@"; then
+  if ! make --no-print-directory "$@" 2>&1 | tee "$log"; then
+    echo
+    # CI keeps only the end of the output: repeat what failed, so that it is seen there.
+    echo "--- what failed in stage '$name' (whole output: $log)"
+    grep -E 'fatal: |FAILED|failed=[1-9]|Error|ERROR|assert' "$log" | grep -v '^ok:' | tail -n 40
     echo
     echo "FAILED at stage '$name' after $((SECONDS - started)) s: fix it and run 'make $*' again."
     exit 1

@@ -49,7 +49,19 @@ NFS_SILLY_PREFIX = ".nfs"
 # unlink of the .nfsXXXX file gives EBUSY, rmdir of its directory ENOTEMPTY).
 BUSY_ERRNOS = frozenset({errno.EBUSY, errno.ETXTBSY, errno.ENOTEMPTY})
 PERMISSION_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
+# Threads that delete (and count) top-level subdirectories at once. On a network file system
+# every unlink waits for a round trip, so many threads hide the latency. On a local one the
+# work is CPU-bound: threads beyond the CPUs only fight over the GIL and the journal (measured:
+# 8 threads on 2 CPUs took 1.8x the time of rm -rf, 2 threads 0.9x).
 DELETE_WORKERS = 8
+NETWORK_FSTYPES = ("nfs", "nfs4", "cifs", "smb3", "ceph", "glusterfs", "lustre", "9p", "fuse.")
+
+
+def workers_for(fstype: str) -> int:
+    """How many threads to delete with on a file system of this type."""
+    if fstype.startswith(NETWORK_FSTYPES):
+        return DELETE_WORKERS
+    return max(1, min(DELETE_WORKERS, os.cpu_count() or 1))
 RETRY_PAUSE = 0.5
 
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -1224,7 +1236,7 @@ def _predict(volume: VolumeTarget, disk: DiskState, quarantine_it: bool, recreat
     """Check mode: what the real run would do, by the same decision."""
     if disk.stat is None:
         raise AssertionError("the volume directory was not inspected before this step")
-    found = survey(volume.host_path, disk.stat.st_dev)
+    found = survey(volume.host_path, disk.stat.st_dev, workers_for(disk.fstype))
     if found.other_devices:
         raise CleanError(f"{', '.join(found.other_devices)} is on another file system than "
                          f"{volume.host_path} (a mount): unmount it first. Nothing was "
@@ -1255,12 +1267,13 @@ def _delete_step(volume: VolumeTarget, disk: DiskState, opened: OpenVolume, recr
     if disk.stat is None:
         raise AssertionError("the volume directory was not inspected before this step")
     started = time.monotonic()
+    workers = workers_for(disk.fstype)
     deleted = delete_contents_fd(opened.volume_fd, volume.host_path, disk.stat.st_dev,
-                                 busy_timeout)
+                                 busy_timeout, workers)
     removed = {"files": deleted.files, "directories": deleted.directories,
                "bytes": deleted.bytes}
     if deleted.errors:
-        remaining = survey(volume.host_path, disk.stat.st_dev)
+        remaining = survey(volume.host_path, disk.stat.st_dev, workers_for(disk.fstype))
         raise CleanError(explain_failure(volume, deleted, remaining, disk.fstype, busy_timeout),
                          removed=removed, remaining=remaining.counts(),
                          host_path=volume.host_path,
@@ -1273,7 +1286,8 @@ def _delete_step(volume: VolumeTarget, disk: DiskState, opened: OpenVolume, recr
                   diff=_diff(volume, removed, False, recreate),
                   msg=f"deleted {deleted.files} files, {deleted.directories} directories, "
                       f"{deleted.bytes} bytes in {volume.host_path} in "
-                      f"{time.monotonic() - started:.1f} s ({deleted.passes} passes)"
+                      f"{time.monotonic() - started:.1f} s ({deleted.passes} passes, up to "
+                      f"{workers} threads on a {disk.fstype} file system)"
                       + ("" if recreate else "; removed the directory itself"))
     return result
 

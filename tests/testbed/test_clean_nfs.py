@@ -7,6 +7,7 @@ their own mount point on the guests and work in their own directory of the expor
 """
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import time
@@ -116,6 +117,53 @@ def test_shared_root_is_cleaned_once_per_rack(bed: t.Any,
     assert len(cleaned) == 1, cleaned
     assert run.one("convox_volume_clean", cleaned[0])["result"]["removed"]["files"] == 50
     assert _entries(on_host / "r1-a1/db/var/lib/postgresql/data") == []
+
+
+RACE_PLAYBOOK = """
+- name: Both instances clean the same volume at once
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Clean the volume
+      convox.volumes.convox_volume_clean:
+        rack: r1
+        app: a1
+        service: db
+        path: /var/lib/postgresql/data
+        root: "{{ root }}"
+"""
+
+
+def test_two_instances_clean_at_once_over_nfs_and_one_deletes(
+        bed: t.Any, shared_root: tuple[str, Path], tmp_path: Path) -> None:
+    """Two kernels race on the shared mount for a lock that a dead host left stale: the
+    takeover happens under the guard's NFSv4 record lock, so exactly one deletes; the other
+    is told who holds the lock, or (if it came after) finds nothing to clean."""
+    root, on_host = shared_root
+    _make_tree(on_host, {f"r1-a1/db/var/lib/postgresql/data/d{d}/f{n}": "x"
+                         for d in range(20) for n in range(100)})
+    (on_host / ".convox-locks").mkdir()
+    stale = {"host": "ip-10-0-9-9", "pid": 4242, "since": "2026-01-01T00:00:00Z",
+             "since_epoch": time.time() - 7200}
+    (on_host / ".convox-locks/r1-a1-db.lock").write_text(json.dumps(stale))
+    playbook = tmp_path / "race.yml"
+    playbook.write_text(RACE_PLAYBOOK)
+    run = bed.ansible_playbook(playbook, extra_vars={"root": root})
+    results = {guest: run.one("convox_volume_clean", guest) for guest in bed.guests}
+    deleted = [guest for guest, entry in results.items() if entry["status"] == "changed"]
+    assert len(deleted) == 1, str(run)
+    assert results[deleted[0]]["result"]["removed"]["files"] == 2000
+    assert "replaced a stale lock" in str(results[deleted[0]]["warnings"]), results
+    for guest, entry in results.items():
+        if guest == deleted[0]:
+            continue
+        if entry["status"] == "failed":
+            assert "another clean holds the lock" in entry["result"]["msg"], entry
+            assert "ip-10-0-9-9" not in entry["result"]["msg"]
+        else:
+            assert entry["status"] == "ok" and "nothing to clean" in entry["result"]["msg"]
+    assert _entries(on_host / "r1-a1/db/var/lib/postgresql/data") == []
+    assert sorted(p.name for p in (on_host / ".convox-locks").iterdir()) == [".guard"]
 
 
 def test_root_squashing_is_explained(bed: t.Any) -> None:
