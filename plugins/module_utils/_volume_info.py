@@ -133,6 +133,12 @@ def discover(target: str, root: str, rack: str | None, app: str | None, service:
             "quarantined": quarantined(root, target, rack, app, service)}
 
 
+def _unwalked(host_path: str, where: str, reason: str) -> dict[str, t.Any]:
+    """A volume entry that is reported with one problem and not walked."""
+    return {"host_path": host_path, "walk": False, "exists": True,
+            "problems": [_problem(where, reason)]}
+
+
 def _linked_component(service_dir: str, candidate: str) -> dict[str, t.Any] | None:
     """A problem entry when a directory between the service directory and the volume is a
     symbolic link (the walk would measure somewhere else, and clean refuses it); None when
@@ -145,17 +151,13 @@ def _linked_component(service_dir: str, candidate: str) -> dict[str, t.Any] | No
         except FileNotFoundError:
             return None
         except OSError as exc:
-            return {"host_path": candidate, "walk": False, "exists": True,
-                    "problems": [_problem(current, reason_for(exc))]}
+            return _unwalked(candidate, current, reason_for(exc))
         if stat.S_ISLNK(mode):
-            return {"host_path": candidate, "walk": False, "exists": True,
-                    "problems": [_problem(current, f"a symbolic link (to "
-                                                   f"{os.readlink(current)!r}) on the way to "
-                                                   f"the volume: not walked, and clean refuses "
-                                                   f"it")]}
+            return _unwalked(candidate, current,
+                             f"a symbolic link (to {os.readlink(current)!r}) on the way to the "
+                             f"volume: not walked, and clean refuses it")
         if not stat.S_ISDIR(mode):
-            return {"host_path": candidate, "walk": False, "exists": True,
-                    "problems": [_problem(candidate, _REASONS[errno.ENOTDIR])]}
+            return _unwalked(candidate, candidate, _REASONS[errno.ENOTDIR])
     return None
 
 
@@ -166,20 +168,17 @@ def _candidate(candidate: str, guess: bool) -> dict[str, t.Any] | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        return {"host_path": candidate, "walk": False, "exists": True,
-                "problems": [_problem(candidate, reason_for(exc))]}
+        return _unwalked(candidate, candidate, reason_for(exc))
     if stat.S_ISLNK(mode):
         try:
             os.stat(candidate)
             reason = "a symbolic link where a volume directory should be (clean refuses it)"
         except OSError:
             reason = "dangling symbolic link where a volume directory should be"
-        return {"host_path": candidate, "walk": False, "exists": True,
-                "problems": [_problem(candidate, reason)]}
+        return _unwalked(candidate, candidate, reason)
     if not stat.S_ISDIR(mode):
-        return {"host_path": candidate, "walk": False, "exists": True,
-                "problems": [_problem(candidate, f"{_kind(mode)} where a volume directory "
-                                                 f"should be")]}
+        return _unwalked(candidate, candidate,
+                         f"{_kind(mode)} where a volume directory should be")
     host_path = _chain_end(candidate) if guess else candidate
     return {"host_path": host_path, "walk": True, "exists": True, "problems": []}
 

@@ -23,6 +23,7 @@ description:
   - Belongs to the action group C(convox.volumes.aws), so C(module_defaults) can set the AWS
     options once for every AWS-facing module of this collection.
 extends_documentation_fragment:
+  - convox.volumes.attributes
   - convox.volumes.aws
 options:
   file_system_id:
@@ -42,15 +43,12 @@ options:
     default: Rack
 attributes:
   check_mode:
-    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Only reads from AWS, so check mode runs it as usual.
   diff_mode:
-    description: Whether the task can show what it changes with C(--diff).
     support: none
     details: Changes nothing.
   idempotent:
-    description: Whether a second run with the same input changes nothing.
     support: full
     details: Only reads.
 author:

@@ -32,6 +32,8 @@ description:
     are instance-local.
   - Needs no boto3, since the AWS lookups happen on the controller with
     M(convox.volumes.convox_efs_info).
+extends_documentation_fragment:
+  - convox.volumes.attributes
 options:
   file_system_id:
     description:
@@ -161,15 +163,12 @@ options:
     default: 3600
 attributes:
   check_mode:
-    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Reports the fstab line, the mount or remount and any migration it would do.
   diff_mode:
-    description: Whether the task can show what it changes with C(--diff).
     support: full
     details: Shows fstab before and after, and the mount at O(path) before and after.
   idempotent:
-    description: Whether a second run with the same input changes nothing.
     support: full
     details: Compares with fstab and with the live mount table; a second run changes nothing.
 notes:

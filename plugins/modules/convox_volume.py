@@ -27,6 +27,8 @@ description:
     nothing. Existing directories and their content are never changed or deleted.
 author:
   - convox.volumes contributors (@convox-volumes)
+extends_documentation_fragment:
+  - convox.volumes.attributes
 options:
   rack:
     description:
@@ -138,15 +140,12 @@ options:
     default: 30
 attributes:
   check_mode:
-    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Reports every volume and the directories it would create; creates nothing.
   diff_mode:
-    description: Whether the task can show what it changes with C(--diff).
     support: full
     details: The diff lists the directories created (or that would be).
   idempotent:
-    description: Whether a second run with the same input changes nothing.
     support: full
     details: Only missing directories are created; a second run with the same input reports
       no change.

@@ -43,6 +43,8 @@ description:
     M(convox.volumes.convox_volume_restore).
 author:
   - convox.volumes contributors (@convox-volumes)
+extends_documentation_fragment:
+  - convox.volumes.attributes
 options:
   rack:
     description:
@@ -115,16 +117,13 @@ options:
     default: 30
 attributes:
   check_mode:
-    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Reports the files, directories and bytes that would go; touches nothing, takes
       no lock.
   diff_mode:
-    description: Whether the task can show what it changes with C(--diff).
     support: full
     details: Shows the volume directory before (counts) and after (empty, absent or moved).
   idempotent:
-    description: Whether a second run with the same input changes nothing.
     support: full
     details: >-
       A volume that is already empty (and kept by O(recreate=true)) or does not exist

@@ -26,6 +26,8 @@ description:
     reported one level too deep.
 author:
   - convox.volumes contributors (@convox-volumes)
+extends_documentation_fragment:
+  - convox.volumes.attributes
 options:
   target:
     description:
@@ -55,15 +57,12 @@ options:
     default: 60
 attributes:
   check_mode:
-    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Reads only; runs the same in check mode.
   diff_mode:
-    description: Whether the task can show what it changes with C(--diff).
     support: none
     details: Changes nothing.
   idempotent:
-    description: Whether a second run with the same input changes nothing.
     support: full
     details: Reads only.
 """

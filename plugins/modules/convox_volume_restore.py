@@ -25,6 +25,8 @@ description:
   - Takes the same per-service lock as the clean.
 author:
   - convox.volumes contributors (@convox-volumes)
+extends_documentation_fragment:
+  - convox.volumes.attributes
 options:
   quarantined_to:
     description:
@@ -61,15 +63,12 @@ options:
     default: 30
 attributes:
   check_mode:
-    description: Whether the task can run with C(--check) and predict its changes.
     support: full
     details: Reports where the volume would go; moves nothing.
   diff_mode:
-    description: Whether the task can show what it changes with C(--diff).
     support: full
     details: Shows the trash entry and the volume directory before and after.
   idempotent:
-    description: Whether a second run with the same input changes nothing.
     support: full
     details: The record is kept as C(<entry>.restored.json), so a second run reports no change.
 seealso:

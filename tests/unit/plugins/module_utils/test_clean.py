@@ -1005,3 +1005,17 @@ def test_a_volume_swapped_just_before_the_quarantine_rename_is_put_back(
     assert (a1 / "PG_VERSION").read_text() == "16\n"  # a2's data, back where it was put
     assert sorted(p.name for p in a1.iterdir()) == ["PG_VERSION"]
     assert list((case14 / ".convox-trash").iterdir()) == []
+
+
+@pytest.mark.parametrize("fstype, network", [("nfs4", True), ("nfs", True),
+                                             ("fuse.sshfs", True), ("ext4", False),
+                                             ("xfs", False), ("tmpfs", False),
+                                             ("overlay", False), ("unknown", False)])
+def test_threads_follow_the_file_system(fstype: str, network: bool) -> None:
+    """Many threads hide NFS round trips; on a local file system more threads than CPUs only
+    slow the delete down (tests/bench/clean.sh measures it)."""
+    workers = _clean.workers_for(fstype)
+    if network:
+        assert workers == _clean.DELETE_WORKERS
+    else:
+        assert workers == max(1, min(_clean.DELETE_WORKERS, os.cpu_count() or 1))
