@@ -64,7 +64,11 @@ def workers_for(fstype: str) -> int:
     """How many threads to delete with on a file system of this type."""
     if fstype.startswith(NETWORK_FSTYPES):
         return DELETE_WORKERS
-    return max(1, min(DELETE_WORKERS, os.cpu_count() or 1))
+    try:
+        cpus = len(os.sched_getaffinity(0))  # the CPUs this process may run on
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(DELETE_WORKERS, cpus))
 
 
 class CleanError(Exception):
@@ -339,6 +343,10 @@ def open_volume(volume: VolumeTarget, disk: DiskState) -> OpenVolume:
             try:
                 fds.append(os.open(part, _OPEN_DIR, dir_fd=fds[-1]))
             except OSError as exc:
+                if exc.errno in PERMISSION_ERRNOS:
+                    raise CleanError(f"cannot open {current}: {exc.strerror}. "
+                                     f"{ROOT_SQUASH_HINT} Nothing was deleted or moved.",
+                                     unreadable=[current]) from exc
                 what = _describe_at(fds[-1], part, exc)
                 raise _changed(volume, current, what) from exc
             if _ident(os.fstat(fds[-1])) != _ident(checked):
@@ -480,14 +488,52 @@ class LockInfo:
 
 
 def _read_holder(lock_path: str) -> dict[str, t.Any]:
+    return _read_lock(lock_path)[0]
+
+
+Stamp = t.Tuple[int, int, int, int]
+
+
+def _stamp(info: os.stat_result) -> Stamp:
+    """What tells one lock file from another: inode numbers alone are reused at once."""
+    return (info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+
+
+def _read_lock(lock_path: str) -> tuple[dict[str, t.Any], Stamp | None]:
+    """The holder written in the lock file ({} when unreadable) and the file's stamp (None
+    when there is no lock file)."""
     try:
-        with open(lock_path, encoding="utf-8") as handle:
+        fd = os.open(lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return {}, None
+    with os.fdopen(fd, encoding="utf-8") as handle:
+        stamp = _stamp(os.fstat(handle.fileno()))
+        try:
             holder = json.load(handle)
-        if isinstance(holder, dict):
-            return holder
-    except (OSError, ValueError):
-        pass
-    return {}
+        except (OSError, ValueError):
+            return {}, stamp
+    return (holder if isinstance(holder, dict) else {}), stamp
+
+
+def _remove_lock_file(lock_path: str, stamp: Stamp, holder: dict[str, t.Any]) -> bool:
+    """Remove the lock file only if it is the very file that was judged (same stamp and
+    holder): it is renamed aside first and compared; another file (someone took the lock
+    meanwhile, after an operator removed the judged one) is linked back. True when the
+    judged file went."""
+    aside = f"{lock_path}.taking-{socket.gethostname()}-{os.getpid()}"
+    try:
+        os.rename(lock_path, aside)
+    except FileNotFoundError:
+        return False
+    if _read_lock(aside) == (holder, stamp):
+        os.unlink(aside)
+        return True
+    try:
+        os.link(aside, lock_path)
+    except FileExistsError:
+        pass  # a third taker's lock is in place now; this one was already overtaken
+    os.unlink(aside)
+    return False
 
 
 def _holder_age(lock_path: str, holder: dict[str, t.Any], now: float) -> float:
@@ -556,9 +602,18 @@ ROOT_SQUASH_HINT = ("On NFS this is root squashing: the server treats root as an
                     "permission (file system policy or IAM mount), or run as the files' owner.")
 
 
+def check_lock_timeout(lock_timeout: float) -> None:
+    """A lock that is stale at once would let two cleans run together."""
+    if not lock_timeout > 0:
+        raise CleanError(f"lock_timeout={lock_timeout:g} must be more than 0 seconds: a lock "
+                         f"that is stale at once protects nothing; use the default 3600 or the "
+                         f"longest time a clean may take")
+
+
 def acquire_lock(lock_path: str, lock_timeout: float, purpose: str) -> LockInfo:
     """Create the lock file exclusively; a lock older than lock_timeout, or left by a process
     of this host that no longer exists, is stale and replaced. Raises LockHeld otherwise."""
+    check_lock_timeout(lock_timeout)
     try:
         return _acquire_lock(lock_path, lock_timeout, purpose)
     except PermissionError as exc:
@@ -603,7 +658,8 @@ def _guard(lock_dir: str) -> t.Iterator[None]:
 
 
 def _create_lock(lock_path: str, holder: dict[str, t.Any]) -> bool:
-    """Create the lock file with O_EXCL and write the holder; False when it exists."""
+    """Create the lock file with O_EXCL and write the holder; False when a lock file
+    exists."""
     try:
         fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                      | os.O_CLOEXEC, 0o644)
@@ -628,20 +684,22 @@ def _acquire_lock(lock_path: str, lock_timeout: float, purpose: str) -> LockInfo
     # It exists: judge it, and if it is stale replace it, all inside the guard, so that no
     # other taker can remove a lock between this judgement and this removal.
     with _guard(lock_dir):
-        current = _read_holder(lock_path)
-        age = _holder_age(lock_path, current, time.time())
-        if os.path.lexists(lock_path) and age <= lock_timeout and not _process_gone(current):
-            raise LockHeld(
-                f"another clean holds the lock {lock_path}: {describe_holder(current)} "
-                f"({age:.0f} s ago; it counts as stale after lock_timeout={lock_timeout:g} "
-                f"s). Wait for it to finish, or remove the lock file if that process is "
-                f"gone", holder=current)
-        replaced = None
-        if os.path.lexists(lock_path):
-            os.unlink(lock_path)
-            replaced = current
-        if _create_lock(lock_path, holder):
-            return LockInfo(path=lock_path, holder=holder, replaced_stale=replaced)
+        for _attempt in range(3):
+            current, stamp = _read_lock(lock_path)
+            age = _holder_age(lock_path, current, time.time())
+            if stamp is not None and age <= lock_timeout and not _process_gone(current):
+                raise LockHeld(
+                    f"another clean holds the lock {lock_path}: {describe_holder(current)} "
+                    f"({age:.0f} s ago; it counts as stale after lock_timeout="
+                    f"{lock_timeout:g} s). Wait for it to finish, or remove the lock file if "
+                    f"that process is gone", holder=current)
+            replaced = None
+            if stamp is not None:
+                if not _remove_lock_file(lock_path, stamp, current):
+                    continue  # not the file judged: judge again
+                replaced = current
+            if _create_lock(lock_path, holder):
+                return LockInfo(path=lock_path, holder=holder, replaced_stale=replaced)
         current = _read_holder(lock_path)  # someone outside the guard was faster
     raise LockHeld(f"another clean holds the lock {lock_path}: {describe_holder(current)} "
                    f"(it took the lock just now). Wait for it to finish", holder=current)
@@ -653,9 +711,9 @@ def release_lock(lock: LockInfo) -> str | None:
     when the lock could not be released; it then expires after lock_timeout."""
     try:
         with _guard(posixpath.dirname(lock.path)):
-            current = _read_holder(lock.path)
-            if all(current.get(key) == lock.holder[key] for key in ("host", "pid", "since_epoch")):
-                os.unlink(lock.path)
+            current, stamp = _read_lock(lock.path)
+            if stamp is not None and current == lock.holder:
+                _remove_lock_file(lock.path, stamp, current)
     except FileNotFoundError:
         pass
     except (CleanError, OSError) as exc:
@@ -1023,6 +1081,12 @@ def recreate_directory(parent_fd: int, name: str, old: os.stat_result) -> None:
     try:
         os.fchown(fd, old.st_uid, old.st_gid)
         os.fchmod(fd, stat.S_IMODE(old.st_mode))
+    except OSError:
+        # no half-made directory with the wrong owner: it is either right or not there
+        if _ident(os.stat(name, dir_fd=parent_fd, follow_symlinks=False)) == \
+                _ident(os.fstat(fd)):
+            os.rmdir(name, dir_fd=parent_fd)
+        raise
     finally:
         os.close(fd)
 
@@ -1076,12 +1140,14 @@ def restore(volume: VolumeTarget, quarantined_to: str) -> None:
     created), and the rename replaces only a missing or empty directory (rename(2) itself
     refuses a non-empty one), so the volume cannot land anywhere but where it came from, nor
     mix with data written in between."""
-    check_restore(volume, quarantined_to)
+    disk = check_restore(volume, quarantined_to)
     if posixpath.dirname(quarantined_to) != volume.trash_dir:
         raise CleanError(f"{quarantined_to} is not in {volume.trash_dir}: a volume is restored "
                          f"from the trash of its own root only")
     root_fd = os.open(volume.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
+        if disk.root_stat is not None and _ident(os.fstat(root_fd)) != _ident(disk.root_stat):
+            raise _changed(volume, volume.root, "another directory")
         trash_fd = _open_below(volume, root_fd, [TRASH_DIR], create=False)
         try:
             entry = posixpath.basename(quarantined_to)
@@ -1103,6 +1169,13 @@ def restore(volume: VolumeTarget, quarantined_to: str) -> None:
                     if exc.errno == errno.ENOTDIR:
                         raise _changed(volume, volume.host_path, "a non-directory") from exc
                     raise
+                moved = os.stat(parts[-1], dir_fd=parent_fd, follow_symlinks=False)
+                if _ident(moved) != _ident(info):
+                    # the trash entry was swapped between its check and the rename
+                    os.rename(parts[-1], entry, src_dir_fd=parent_fd, dst_dir_fd=trash_fd)
+                    raise CleanError(f"{quarantined_to} was replaced while the restore was "
+                                     f"starting; it was moved back to the trash and nothing "
+                                     f"was restored. Look at who changes {volume.trash_dir}")
             finally:
                 os.close(parent_fd)
             try:
@@ -1166,10 +1239,7 @@ def clean_volume(volume: VolumeTarget, *, quarantine_it: bool, recreate: bool,
                  log: t.Callable[[str], None] = lambda _message: None) -> dict[str, t.Any]:
     """Check, lock, then delete or quarantine one volume. Returns the module's result;
     raises CleanError (with details) when refused or when the delete was partial."""
-    if not lock_timeout > 0:
-        raise CleanError(f"lock_timeout={lock_timeout:g} must be more than 0 seconds: a lock "
-                         f"that is stale at once protects nothing; use the default 3600 or the "
-                         f"longest time a clean may take")
+    check_lock_timeout(lock_timeout)
     result: dict[str, t.Any] = {
         "changed": False, "host_path": volume.host_path, "quarantined_to": None,
         "recreated": False, "removed": {"files": 0, "directories": 0, "bytes": 0}}
@@ -1242,7 +1312,10 @@ def _predict(volume: VolumeTarget, disk: DiskState, quarantine_it: bool, recreat
                          f"{volume.host_path} (a mount): unmount it first. Nothing was "
                          f"deleted.", mounts=found.other_devices)
     action = decide(found.empty, quarantine_it, recreate)
-    if found.unreadable and action != "quarantine":
+    # A quarantine only renames, so unreadable entries inside do not stop it; the volume
+    # directory itself must still be opened, by every action.
+    top_unreadable = any(item.startswith(volume.host_path + ": ") for item in found.unreadable)
+    if found.unreadable and (action != "quarantine" or top_unreadable):
         raise CleanError(
             f"check mode: the clean would stop partway: {len(found.unreadable)} entries of "
             f"{volume.host_path} cannot be read (first: {found.unreadable[0]}) on a "

@@ -153,9 +153,13 @@ def _linked_component(service_dir: str, candidate: str) -> dict[str, t.Any] | No
         except OSError as exc:
             return _unwalked(candidate, current, reason_for(exc))
         if stat.S_ISLNK(mode):
+            try:
+                target = repr(os.readlink(current))
+            except OSError:  # gone again since the lstat
+                target = "somewhere"
             return _unwalked(candidate, current,
-                             f"a symbolic link (to {os.readlink(current)!r}) on the way to the "
-                             f"volume: not walked, and clean refuses it")
+                             f"a symbolic link (to {target}) on the way to the volume: not "
+                             f"walked, and clean refuses it")
         if not stat.S_ISDIR(mode):
             return _unwalked(candidate, candidate, _REASONS[errno.ENOTDIR])
     return None
@@ -194,7 +198,7 @@ def quarantined(root: str, target: str, rack: str | None, app: str | None,
     now = time.time()
     entries = []
     for name in names:
-        if name.endswith(SIDECAR_SUFFIX) or ".stale-" in name:
+        if name.endswith(SIDECAR_SUFFIX):
             continue
         path = posixpath.join(trash, name)
         record: dict[str, t.Any] = {}

@@ -118,6 +118,7 @@ from ansible_collections.convox.volumes.plugins.module_utils._child import (
 from ansible_collections.convox.volumes.plugins.module_utils._clean import (
     CleanError,
     acquire_lock,
+    check_lock_timeout,
     check_restore,
     check_trash_entry,
     read_quarantine_record,
@@ -143,6 +144,10 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
 
+    try:
+        check_lock_timeout(params["lock_timeout"])
+    except CleanError as exc:
+        module.fail_json(msg=f"refused, nothing was touched: {exc}")
     try:
         entry, root = check_trash_entry(params["quarantined_to"])
         call_with_timeout(os.lstat, (root,), timeout=params["timeout"])
@@ -195,7 +200,9 @@ def main() -> None:
         try:
             restore(volume, entry)
         finally:
-            release_lock(lock)
+            problem = release_lock(lock)
+            if problem is not None:
+                module.warn(problem)
     except CleanError as exc:
         module.fail_json(**{**result, "changed": False, **exc.details, "msg": str(exc)})
     except OSError as exc:

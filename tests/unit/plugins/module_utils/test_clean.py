@@ -328,6 +328,34 @@ def test_check_mode_fails_like_the_real_run_on_unreadable_entries() -> None:
         shutil.rmtree(base)
 
 
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to switch to nobody")
+def test_a_volume_directory_the_user_cannot_open_fails_every_action_alike() -> None:
+    """The volume directory itself is root's and 0700, the cleaning user nobody (root on a
+    root-squashed export): check mode refuses a quarantine too, and the real run says it is
+    a permission problem, not that the path changed."""
+    base = Path(tempfile.mkdtemp(prefix="convox-clean-"))
+    try:
+        base.chmod(0o755)
+        root = base / "volumes"
+        make_tree(root, {"r1-a1/db/data/x": "1"})
+        (root / "r1-a1/db/data").chmod(0o700)
+        for name in (root, root / "r1-a1", root / "r1-a1/db"):
+            os.chown(name, 65534, 65534)
+        before = tree_digest(root / "r1-a1")
+        target = volume(root, "/data")
+        for quarantine_it in (True, False):
+            predicted = _as_nobody(lambda q=quarantine_it: clean(target, check_mode=True,
+                                                                 quarantine_it=q))
+            assert "check mode: the clean would stop partway" in predicted["error"]
+            real = _as_nobody(lambda q=quarantine_it: clean(target, quarantine_it=q))
+            assert f"cannot open {root}/r1-a1/db/data: Permission denied" in real["error"]
+            assert "root squashing" in real["error"] and "became" not in real["error"]
+            assert tree_digest(root / "r1-a1") == before
+            assert not (root / ".convox-trash").exists()
+    finally:
+        shutil.rmtree(base)
+
+
 # --- mounts -----------------------------------------------------------------------------------
 
 
@@ -603,6 +631,47 @@ def test_a_stale_takeover_happens_only_inside_the_guard(case14: Path,
     assert lock.replaced_stale is not None and lock.replaced_stale["host"] == "ip-10-0-1-5"
     assert json.loads(Path(target.lock_path).read_text())["pid"] == os.getpid()
     assert release_lock(lock) is None and not Path(target.lock_path).exists()
+
+
+def test_a_takeover_never_removes_a_lock_other_than_the_one_it_judged(
+        case14: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stale lock is judged; before it is removed, an operator deletes it and another
+    clean takes the lock (outside the guard). The taker must leave that fresh lock alone and
+    report its holder, not replace it."""
+    target = volume(case14)
+    Path(target.lock_path).parent.mkdir()
+    Path(target.lock_path).write_text(json.dumps({"host": "ip-10-0-1-5", "pid": 1,
+                                                  "since_epoch": time.time() - 7200}))
+    fresh = {"host": "ip-10-0-7-7", "pid": 77, "since": "now", "since_epoch": time.time()}
+    real_age = _clean._holder_age
+    swapped = []
+
+    def age_then_swap(*args: t.Any) -> float:
+        age = real_age(*args)
+        if not swapped:
+            os.unlink(target.lock_path)
+            assert _clean._create_lock(target.lock_path, fresh)
+            swapped.append(True)
+        return age
+
+    monkeypatch.setattr(_clean, "_holder_age", age_then_swap)
+    with pytest.raises(LockHeld, match="host ip-10-0-7-7, process 77"):
+        acquire_lock(target.lock_path, 3600, "test")
+    assert json.loads(Path(target.lock_path).read_text()) == fresh
+    assert sorted(p.name for p in Path(target.lock_path).parent.iterdir()) == \
+        [".guard", "r1-a1-db.lock"]
+
+
+@pytest.mark.parametrize("lock_timeout", [0, -1])
+def test_no_caller_can_take_a_lock_with_a_timeout_of_zero_or_less(
+        case14: Path, lock_timeout: float) -> None:
+    target = volume(case14)
+    held = acquire_lock(target.lock_path, 3600, "holder")
+    with pytest.raises(CleanError, match=f"lock_timeout={lock_timeout:g} must be more than 0"):
+        acquire_lock(target.lock_path, lock_timeout, "restore")
+    assert json.loads(Path(target.lock_path).read_text())["since_epoch"] == \
+        held.holder["since_epoch"]
+    assert release_lock(held) is None
 
 
 TAKER = """
@@ -1018,4 +1087,4 @@ def test_threads_follow_the_file_system(fstype: str, network: bool) -> None:
     if network:
         assert workers == _clean.DELETE_WORKERS
     else:
-        assert workers == max(1, min(_clean.DELETE_WORKERS, os.cpu_count() or 1))
+        assert workers == max(1, min(_clean.DELETE_WORKERS, len(os.sched_getaffinity(0))))
