@@ -12,25 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.convox.volumes.tests.unit.clean_trees import CASE_14, files_of, make_tree
+
 CHECKOUT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
-CASE_14 = {
-    "r1-a1/db/var/lib/postgresql/data/PG_VERSION": "16\n",
-    "r1-a1/db/var/lib/postgresql/data/base/1/1": "heap page\n",
-    "r1-a1/web/data/keep": "keep\n",
-    "r1-a2/db/var/lib/postgresql/data/PG_VERSION": "16\n",
-}
-
-
-def make_tree(base: Path, files: dict[str, str]) -> None:
-    for relative, content in files.items():
-        (base / relative).parent.mkdir(parents=True, exist_ok=True)
-        (base / relative).write_text(content)
-
-
-def files_of(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-
 
 def environment(**extra: str) -> dict[str, str]:
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(CHECKOUT / ".collections"),
