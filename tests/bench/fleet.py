@@ -24,7 +24,6 @@ import collections
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,37 +36,15 @@ from pathlib import Path
 import boto3
 
 CHECKOUT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(CHECKOUT / "tests" / "support"))
+from local_moto import FAKE_AWS, MotoDidNotStart, moto_server  # noqa: E402
+
 BIN = Path(sys.executable).parent
 REGION = "us-east-1"
 RACK = "bench"
 SUBNETS = {"us-east-1a": "10.0.1.0/24", "us-east-1b": "10.0.2.0/24"}
 IMAGE_ID = "ami-0c55b159cbfafe1f0"
 APPS = ["wordpress", "analytics", "traefik", "gitea"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_moto(workdir: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = dict(os.environ, MOTO_RECORDER_FILEPATH=str(workdir / "moto-recording"))
-    log = open(workdir / "moto.log", "wb")
-    process = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                sys.exit(f"moto_server did not start: {(workdir / 'moto.log').read_text()}")
-            time.sleep(0.2)
 
 
 def moto_api(url: str, path: str, method: str = "POST") -> bytes:
@@ -236,34 +213,30 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
 
-    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
-                      AWS_DEFAULT_REGION=REGION, AWS_CONFIG_FILE="/dev/null",
-                      AWS_SHARED_CREDENTIALS_FILE="/dev/null", AWS_EC2_METADATA_DISABLED="true",
+    os.environ.update(FAKE_AWS, AWS_DEFAULT_REGION=REGION, AWS_EC2_METADATA_DISABLED="true",
                       ANSIBLE_CONFIG=str(CHECKOUT / "ansible.cfg"),
                       ANSIBLE_COLLECTIONS_PATH=str(CHECKOUT / ".collections"),
                       ANSIBLE_INVENTORY_UNPARSED_FAILED="true", ANSIBLE_NOCOLOR="1")
     workdir = Path(tempfile.mkdtemp(prefix="convox-bench-fleet."))
-    process, url = start_moto(workdir)
-    print(f"Fleet provisioning: playbooks/provision.yml over the convox.volumes.rack "
-          f"inventory, {len(APPS)} apps, forks={args.forks}, moto on loopback", flush=True)
-    print(f"{'N':>4} {'AWS requests':>13} {'wall s':>8} {'s/host':>7}  requests by operation",
-          flush=True)
+    recording = {"MOTO_RECORDER_FILEPATH": str(workdir / "moto-recording")}
     runs = []
     try:
-        for size in sizes:
-            run = run_once(url, workdir, size, args.forks)
-            runs.append(run)
-            operations = ", ".join(f"{name} {count}"
-                                   for name, count in sorted(run["operations"].items()))
-            print(f"{size:>4} {sum(run['operations'].values()):>13} {run['wall']:>8.1f} "
-                  f"{run['wall'] / size:>7.2f}  {operations}", flush=True)
+        with moto_server(workdir / "moto.log", env=recording) as url:
+            print(f"Fleet provisioning: playbooks/provision.yml over the convox.volumes.rack "
+                  f"inventory, {len(APPS)} apps, forks={args.forks}, moto on loopback",
+                  flush=True)
+            print(f"{'N':>4} {'AWS requests':>13} {'wall s':>8} {'s/host':>7}  "
+                  f"requests by operation", flush=True)
+            for size in sizes:
+                run = run_once(url, workdir, size, args.forks)
+                runs.append(run)
+                operations = ", ".join(f"{name} {count}"
+                                       for name, count in sorted(run["operations"].items()))
+                print(f"{size:>4} {sum(run['operations'].values()):>13} {run['wall']:>8.1f} "
+                      f"{run['wall'] / size:>7.2f}  {operations}", flush=True)
+    except MotoDidNotStart as exc:
+        sys.exit(str(exc))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
         if args.keep:
             print(f"work directory kept: {workdir}")
         else:

@@ -17,6 +17,7 @@ from ansible_collections.convox.volumes.tests.unit.clean_trees import CASE_14, f
 CHECKOUT = Path(__file__).resolve().parent.parent.parent
 BIN = Path(sys.executable).parent
 
+
 def environment(**extra: str) -> dict[str, str]:
     env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(CHECKOUT / ".collections"),
            "ANSIBLE_NOCOLOR": "1", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",

@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 import typing as t
-import uuid
 from pathlib import Path
 
 import pytest
+
+from local_moto import NAMESPACE_NEEDS, can_make_namespace, loopback_namespace, moto_server
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -99,12 +97,6 @@ def test_without_a_file_system_volumes_are_local_and_no_aws_call_is_made(
 
 # ---------------------------------------------------------------- racks in moto
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 SETUP_RACKS = textwrap.dedent("""
     import json, sys, boto3
     endpoint = sys.argv[1]
@@ -129,36 +121,14 @@ SETUP_RACKS = textwrap.dedent("""
 @pytest.fixture
 def namespace_with_moto(tmp_path: Path) -> t.Iterator[dict[str, t.Any]]:
     """A network namespace of its own with only loopback, and moto listening inside it."""
-    if os.geteuid() != 0 or not shutil.which("ip"):
-        pytest.skip("needs root and iproute2 to make a network namespace")
-    name = f"convox-efs-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    inside = ["ip", "netns", "exec", name]
-    moto = None
-    try:
-        subprocess.run(inside + ["ip", "link", "set", "lo", "up"], check=True)
-        port = _free_port()
-        endpoint = f"http://127.0.0.1:{port}"
-        with open(tmp_path / "moto.log", "wb") as log:
-            moto = subprocess.Popen(inside + [str(BIN / "moto_server"), "-H", "127.0.0.1",
-                                              "-p", str(port)],
-                                    stdout=log, stderr=subprocess.STDOUT)
-        probe = f"import urllib.request; urllib.request.urlopen('{endpoint}/moto-api/', timeout=1)"
-        deadline = time.monotonic() + 60
-        while subprocess.run(inside + [PYTHON, "-c", probe], capture_output=True,
-                             check=False).returncode:
-            if moto.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto did not start: {(tmp_path / 'moto.log').read_text()}")
-            time.sleep(0.5)
+    if not can_make_namespace():
+        pytest.skip(NAMESPACE_NEEDS)
+    with loopback_namespace("convox-efs") as inside, \
+            moto_server(tmp_path / "moto.log", inside) as endpoint:
         setup = subprocess.run(inside + [PYTHON, "-c", SETUP_RACKS, endpoint], check=True,
                                capture_output=True, text=True,
                                env=dict(ansible_env(), AWS_DEFAULT_REGION="us-east-1"))
         yield {"inside": inside, "endpoint": endpoint, "ids": json.loads(setup.stdout)}
-    finally:
-        if moto is not None:
-            moto.terminate()
-            moto.wait(timeout=10)
-        subprocess.run(["ip", "netns", "delete", name], check=False)
 
 
 def test_discovery_once_per_rack_and_each_instance_uses_its_az(

@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import typing as t
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 import yaml
+
+from local_moto import (FAKE_AWS, NAMESPACE_NEEDS, can_make_namespace, loopback_namespace,
+                        moto_server)
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -391,34 +391,9 @@ def test_no_credentials(moto: str, tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def moto_checking_credentials(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
     """A second moto server that, like AWS, refuses access keys it does not know."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     log = tmp_path_factory.mktemp("moto-auth") / "moto.log"
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="0")
-    with open(log, "wb") as log_file:
-        process = subprocess.Popen([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                                   stdout=log_file, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/moto-api/", timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"moto_server did not start: {log.read_text()}")
-            time.sleep(0.2)
-    try:
+    with moto_server(log, env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"}) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # it waits for open client connections
-            process.kill()
-            process.wait(timeout=10)
 
 
 def test_credentials_aws_refuses(moto_checking_credentials: str, tmp_path: Path) -> None:
@@ -434,10 +409,6 @@ def test_credentials_aws_refuses(moto_checking_credentials: str, tmp_path: Path)
 
 
 # provision.yml over this inventory
-
-FAKE_AWS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
-            "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
 
 SETUP_FLEET = """
 import json, sys, boto3
@@ -470,37 +441,12 @@ print(json.dumps(fleet))
 def namespace(tmp_path: Path) -> t.Iterator[dict[str, t.Any]]:
     """A network namespace with only loopback and a recording moto inside it: the DNS lookups
     of EFS names that the mount module tries fail at once instead of leaving the machine."""
-    if os.geteuid() != 0 or not shutil.which("ip"):
-        pytest.skip("needs root and iproute2 to make a network namespace")
-    name = f"convox-inv-{os.getpid()}-{time.monotonic_ns() % 100000}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    inside = ["ip", "netns", "exec", name]
-    moto = None
-    try:
-        subprocess.run(inside + ["ip", "link", "set", "lo", "up"], check=True)
-        endpoint = "http://127.0.0.1:5000"
-        env = dict(os.environ, MOTO_RECORDER_FILEPATH=str(tmp_path / "moto-recording"))
-        with open(tmp_path / "moto.log", "wb") as log:
-            moto = subprocess.Popen(inside + [str(BIN / "moto_server"), "-H", "127.0.0.1",
-                                              "-p", "5000"],
-                                    stdout=log, stderr=subprocess.STDOUT, env=env)
-        probe = f"import urllib.request; urllib.request.urlopen('{endpoint}/moto-api/', timeout=1)"
-        deadline = time.monotonic() + 60
-        while subprocess.run(inside + [sys.executable, "-c", probe],
-                             capture_output=True, check=False).returncode:
-            if moto.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"moto did not start: {(tmp_path / 'moto.log').read_text()}")
-            time.sleep(0.5)
+    if not can_make_namespace():
+        pytest.skip(NAMESPACE_NEEDS)
+    recording = {"MOTO_RECORDER_FILEPATH": str(tmp_path / "moto-recording")}
+    with loopback_namespace("convox-inv") as inside, \
+            moto_server(tmp_path / "moto.log", inside, env=recording) as endpoint:
         yield {"inside": inside, "endpoint": endpoint}
-    finally:
-        if moto is not None:
-            moto.terminate()
-            try:
-                moto.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                moto.kill()
-                moto.wait(timeout=10)
-        subprocess.run(["ip", "netns", "delete", name], check=False)
 
 
 def _moto_api(namespace: dict[str, t.Any], path: str) -> str:

@@ -11,27 +11,10 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.convox.volumes.plugins.modules import convox_volume_clean
+from ansible_collections.convox.volumes.tests.unit.clean_trees import CASE_14, files_of, make_tree
 
 RunModule = t.Callable[..., dict[str, t.Any]]
 PG = "/var/lib/postgresql/data"
-CASE_14 = {
-    "r1-a1/db/var/lib/postgresql/data/PG_VERSION": "16\n",
-    "r1-a1/db/var/lib/postgresql/data/base/1/1": "heap page\n",
-    "r1-a1/web/data/keep": "keep\n",
-    "r1-a2/db/var/lib/postgresql/data/PG_VERSION": "16\n",
-}
-
-
-def make_tree(base: Path, files: dict[str, str]) -> None:
-    for relative, content in files.items():
-        (base / relative).parent.mkdir(parents=True, exist_ok=True)
-        (base / relative).write_text(content)
-
-
-def files_of(root: Path) -> list[str]:
-    """The data files under root (the lock directory's guard file is the module's own)."""
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                  if p.is_file() and p.relative_to(root).as_posix() != ".convox-locks/.guard")
 
 
 def digest(root: Path) -> str:
