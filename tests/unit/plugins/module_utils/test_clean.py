@@ -32,16 +32,10 @@ from ansible_collections.convox.volumes.plugins.module_utils._clean import (
     restore,
 )
 from ansible_collections.convox.volumes.plugins.module_utils._paths import VolumeRuleError
+from ansible_collections.convox.volumes.tests.unit.clean_trees import CASE_14, make_tree
 
 PG = "/var/lib/postgresql/data"
 IS_ROOT = os.geteuid() == 0
-
-
-def make_tree(base: Path, files: dict[str, str]) -> None:
-    for relative, content in files.items():
-        path = base / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
 
 
 def tree_digest(base: Path) -> str:
@@ -71,14 +65,6 @@ def clean(target: VolumeTarget, **overrides: t.Any) -> dict[str, t.Any]:
                                  "check_mode": False}
     options.update(overrides)
     return clean_volume(target, **options)
-
-
-CASE_14 = {
-    "r1-a1/db/var/lib/postgresql/data/PG_VERSION": "16\n",
-    "r1-a1/db/var/lib/postgresql/data/base/1/1": "heap page\n",
-    "r1-a1/web/data/keep": "keep\n",
-    "r1-a2/db/var/lib/postgresql/data/PG_VERSION": "16\n",
-}
 
 
 @pytest.fixture

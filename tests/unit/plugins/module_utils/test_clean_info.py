@@ -25,13 +25,7 @@ from ansible_collections.convox.volumes.plugins.module_utils._volume_info import
     volume_info,
     walk_volume,
 )
-
-
-def make_tree(base: Path, files: dict[str, str]) -> None:
-    for relative, content in files.items():
-        path = base / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(content)
+from ansible_collections.convox.volumes.tests.unit.clean_trees import make_tree
 
 
 def info(root: Path, **scope: t.Any) -> dict[str, t.Any]:
