@@ -32,6 +32,7 @@ from ansible_collections.convox.volumes.plugins.module_utils._clean import (
     restore,
 )
 from ansible_collections.convox.volumes.plugins.module_utils._paths import VolumeRuleError
+from ansible_collections.convox.volumes.tests.unit.become import run_as
 from ansible_collections.convox.volumes.tests.unit.clean_trees import CASE_14, make_tree
 
 PG = "/var/lib/postgresql/data"
@@ -255,31 +256,15 @@ def test_a_file_where_a_directory_should_be_is_refused(tmp_path: Path) -> None:
 
 
 def _as_nobody(action: t.Callable[[], dict[str, t.Any]]) -> dict[str, t.Any]:
-    """Run action in a forked child as nobody (as root on a root-squashed NFS export would
-    be treated); return its result or its CleanError as {"error": ..., "details": ...}."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 0
+    """Run action as nobody (as root on a root-squashed NFS export would be treated); return
+    its result or its CleanError as {"error": ..., "details": ...}."""
+    def caught() -> dict[str, t.Any]:
         try:
-            os.close(read_end)
-            os.setgid(65534)
-            os.setuid(65534)
-            try:
-                out: dict[str, t.Any] = {"result": action()}
-            except CleanError as exc:
-                out = {"error": str(exc), "details": exc.details}
-            os.write(write_end, json.dumps(out, default=str).encode())
-        except BaseException:  # pylint: disable=broad-exception-caught
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    _pid, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0 and data
-    return json.loads(data)
+            return {"result": action()}
+        except CleanError as exc:
+            return {"error": str(exc), "details": exc.details}
+
+    return run_as("nobody", caught)
 
 
 @pytest.mark.skipif(not IS_ROOT, reason="needs root to switch to nobody")

@@ -2,12 +2,10 @@
 """convox_volume run in-process on real temporary directories."""
 from __future__ import annotations
 
-import json
 import os
 import pwd
 import stat
 import tempfile
-import traceback
 import typing as t
 import uuid
 from pathlib import Path
@@ -16,6 +14,7 @@ import pytest
 import yaml
 
 from ansible_collections.convox.volumes.plugins.modules import convox_volume
+from ansible_collections.convox.volumes.tests.unit.become import run_as
 
 RunModule = t.Callable[..., dict[str, t.Any]]
 
@@ -313,32 +312,10 @@ def test_created_directories_belong_to_the_module_user(run_module: RunModule,
 def _run_as(user: str, run_module: RunModule, module_args: dict[str, t.Any],
             check_mode: bool) -> dict[str, t.Any]:
     """Run the module in a child process that has become `user` (HOME left as it was)."""
-    entry = pwd.getpwnam(user)
     # Import what a module run imports lazily while still root: the files of a test
     # environment (ansible-test's) may be unreadable for `user`.
     run_module(convox_volume, module_args, check_mode=True)
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        code = 1
-        try:
-            os.close(read_end)
-            os.setgroups([])
-            os.setgid(entry.pw_gid)
-            os.setuid(entry.pw_uid)
-            result = run_module(convox_volume, module_args, check_mode=check_mode)
-            os.write(write_end, json.dumps(result).encode())
-            code = 0
-        except BaseException:  # pylint: disable=broad-except
-            os.write(write_end, traceback.format_exc().encode())
-        finally:
-            os._exit(code)
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        output = pipe.read()
-    status = os.waitpid(pid, 0)[1]
-    assert os.waitstatus_to_exitcode(status) == 0, output
-    return json.loads(output)
+    return run_as(user, lambda: run_module(convox_volume, module_args, check_mode=check_mode))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
