@@ -243,6 +243,7 @@ from ansible_collections.convox.volumes.plugins.module_utils._child import (
 from ansible_collections.convox.volumes.plugins.module_utils._clean import (
     CleanError,
     VolumeTarget,
+    check_lock_timeout,
     clean_volume,
     resolve_target,
     survey,
@@ -298,10 +299,10 @@ def main() -> None:
         if params[name] < 0:
             module.fail_json(msg=f"{name} must not be negative; got {params[name]:g}: give a "
                                  f"number of seconds, e.g. {name}={ARGUMENT_SPEC[name]['default']}")
-    if params["lock_timeout"] == 0:
-        module.fail_json(msg="lock_timeout must be more than 0 seconds; got 0: a lock that is "
-                             "stale at once lets two cleans run together. Use the default "
-                             "3600, or the longest time a clean may take")
+    try:
+        check_lock_timeout(params["lock_timeout"])
+    except CleanError as exc:
+        module.fail_json(msg=f"refused, nothing was touched: {exc}")
 
     try:
         volume = resolve_target(target=params["target"], rack=params["rack"], app=params["app"],

@@ -155,7 +155,8 @@ def test_an_unexpected_error_mid_delete_fails_with_what_remains(
 
 
 @pytest.mark.parametrize("extra, message", [
-    ({"lock_timeout": 0}, "lock_timeout must be more than 0 seconds; got 0"),
+    ({"lock_timeout": 0}, "refused, nothing was touched: lock_timeout=0 must be more than 0 "
+                          "seconds"),
     ({"lock_timeout": -1}, "lock_timeout must not be negative; got -1: give a number of "
                            "seconds, e.g. lock_timeout=3600"),
     ({"root": ""}, "refused, nothing was touched: root '' is empty"),
