@@ -103,7 +103,13 @@ main() {
   for scenario in "${scenarios[@]}"; do
     began=$SECONDS
     log "=== scenario $scenario"
-    if molecule test --scenario-name "$scenario"; then
+    # Molecule keeps each scenario's state (prepared, converged) in a directory named after
+    # the checkout's base name only, so a checkout of the same name run before, or an earlier
+    # run of this one, would skip 'prepare' ("instances already prepared") and the local
+    # scenario would then run as a developer it never created. Every run starts clean.
+    rm -rf "$work/ephemeral/$scenario"
+    if MOLECULE_EPHEMERAL_DIRECTORY=$work/ephemeral/$scenario \
+        molecule test --scenario-name "$scenario"; then
       log "scenario $scenario passed in $((SECONDS - began)) s"
     else
       log "scenario $scenario FAILED after $((SECONDS - began)) s"
