@@ -515,6 +515,18 @@ def _read_lock(lock_path: str) -> tuple[dict[str, t.Any], Stamp | None]:
     return (holder if isinstance(holder, dict) else {}), stamp
 
 
+def _read_lock_when_written(lock_path: str) -> tuple[dict[str, t.Any], Stamp | None]:
+    """_read_lock, waiting up to half a second for a lock file that was created but not
+    written yet (its holder is between the create and the write), so that the holder can
+    be named."""
+    for _attempt in range(10):
+        holder, stamp = _read_lock(lock_path)
+        if holder or stamp is None:
+            break
+        time.sleep(0.05)
+    return holder, stamp
+
+
 def _remove_lock_file(lock_path: str, stamp: Stamp, holder: dict[str, t.Any]) -> bool:
     """Remove the lock file only if it is the very file that was judged (same stamp and
     holder): it is renamed aside first and compared; another file (someone took the lock
@@ -685,7 +697,7 @@ def _acquire_lock(lock_path: str, lock_timeout: float, purpose: str) -> LockInfo
     # other taker can remove a lock between this judgement and this removal.
     with _guard(lock_dir):
         for _attempt in range(3):
-            current, stamp = _read_lock(lock_path)
+            current, stamp = _read_lock_when_written(lock_path)
             age = _holder_age(lock_path, current, time.time())
             if stamp is not None and age <= lock_timeout and not _process_gone(current):
                 raise LockHeld(
