@@ -26,6 +26,14 @@ export ANSIBLE_COLLECTIONS_PATH=$checkout/.collections
 # community.docker and ansible.posix come from the `ansible` bundle in the venv (site-packages/
 # ansible_collections), found through Python's path: Galaxy cannot be reached here.
 export ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=true
+# Molecule keeps each scenario's state (created, prepared, converged) under $ANSIBLE_HOME/tmp, in
+# a directory named after the checkout's base name and the scenario. Under ~/.ansible, a checkout
+# of the same name run before would lend its state: 'prepare' would be skipped as done already
+# and the local scenario would run as a developer it never created. So Molecule gets a home of
+# its own here, emptied before every run (main). One directory per scenario: every run of
+# `molecule test -s NAME` also reads the default scenario's configuration and state, which must
+# not be NAME's (a single MOLECULE_EPHEMERAL_DIRECTORY would make them one file).
+export ANSIBLE_HOME=$work/ansible-home
 
 # The efs scenario's NFS test bed gets its own network namespace and work directory, so that it
 # never takes down a bed that someone else brought up (tests/testbed/ uses the defaults).
@@ -95,6 +103,7 @@ main() {
   ((${#scenarios[@]})) || scenarios=(default local efs)
   trap stop_engine EXIT
   local started=$SECONDS
+  rm -rf "$ANSIBLE_HOME"
   start_engine
   build_image
   log "engine and image ready in $((SECONDS - started)) s"
@@ -103,13 +112,7 @@ main() {
   for scenario in "${scenarios[@]}"; do
     began=$SECONDS
     log "=== scenario $scenario"
-    # Molecule keeps each scenario's state (prepared, converged) in a directory named after
-    # the checkout's base name only, so a checkout of the same name run before, or an earlier
-    # run of this one, would skip 'prepare' ("instances already prepared") and the local
-    # scenario would then run as a developer it never created. Every run starts clean.
-    rm -rf "$work/ephemeral/$scenario"
-    if MOLECULE_EPHEMERAL_DIRECTORY=$work/ephemeral/$scenario \
-        molecule test --scenario-name "$scenario"; then
+    if molecule test --scenario-name "$scenario"; then
       log "scenario $scenario passed in $((SECONDS - began)) s"
     else
       log "scenario $scenario FAILED after $((SECONDS - began)) s"
