@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every test, fast checks first. Called by `make test` (and so by .ci/run).
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 started=$SECONDS
 logs=tests/output/stages
@@ -22,12 +22,14 @@ stage() {
   fi
 }
 
+# The quick checks first: lint, docs, unit and build-check take about a minute together on 2
+# cores, so a mistake there stops the run at once. Then the slow stages.
 stage "lint" lint
 stage "documentation" docs
 stage "unit tests" unit
+stage "built collection artifact" build-check
 stage "integration tests on localhost and moto" integration
 stage "ansible-test sanity and units" sanity
-stage "built collection artifact" build-check
 stage "NFS test bed: moto, nfs-ganesha, User-Mode Linux guests" testbed
 stage "Molecule scenarios" molecule
 

@@ -62,7 +62,7 @@ if not wheels:
     sys.exit("no pip wheel in " + " or ".join(places) + ": install python3-venv")
 sys.path.insert(0, wheels[0])
 
-from pip._internal.cli.main import main  # noqa: E402
+from pip._internal.cli.main import main  # noqa: E402  (pip is importable only from here on)
 
 # --no-setuptools and --no-wheel are options of the bootstrap script, not of pip: dropping them
 # is what they ask for (pip installs neither unless told to).

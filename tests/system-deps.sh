@@ -15,6 +15,10 @@ packages=(
   sudo
   # data migration and tree copies
   rsync
+  # shell scripts: make lint and ansible-test sanity run shellcheck (sanity skips it if missing)
+  shellcheck
+  # ansible-test wants the en_US.UTF-8 locale (generated below)
+  locales
 )
 
 missing=()
@@ -25,10 +29,15 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "system-deps: all ${#packages[@]} Debian packages present"
-  exit 0
+else
+  echo "system-deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-echo "system-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Without en_US.UTF-8, ansible-test falls back to C.UTF-8 and warns on every run.
+if ! locale -a 2>/dev/null | grep -qix 'en_US\.utf-\?8'; then
+  echo "system-deps: generating the en_US.UTF-8 locale"
+  localedef -i en_US -c -f UTF-8 en_US.UTF-8
+fi
