@@ -6,6 +6,7 @@
 #                       files also run, on localhost
 #   inventory plugins   each example document is a configuration file: it must name the plugin
 #                       by FQCN and use only documented options
+# The roles' argument specs must render too (roles have no EXAMPLES).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 checkout=$PWD
@@ -30,6 +31,9 @@ done
 for file in plugins/inventory/*.py; do
   name=$(basename "$file" .py)
   [[ $name == __init__ ]] || plugins+=("inventory convox.volumes.$name")
+done
+for file in roles/*/meta/argument_specs.yml; do
+  [[ -e $file ]] && plugins+=("role convox.volumes.$(basename "$(dirname "$(dirname "$file")")")")
 done
 # Filters: every name a filter plugin file exports, and every documentation file of one.
 mapfile -t filters < <(
@@ -57,11 +61,15 @@ for entry in "${plugins[@]}"; do
     sed 's/^/    /' "$work/$name.err"
     continue
   fi
+  if [[ $type == role ]]; then
+    echo "docs: role $name: its argument specs render"
+    continue
+  fi
   "$bin/ansible-doc" -t "$type" --json "$name" >"$json"
   if ! "$bin/python" tests/docs_examples.py "$type" "$name" "$json" "$work"; then
     fail "$type $name: EXAMPLES"
   fi
 done
 
-echo "docs: ${#plugins[@]} plugins checked, $failures failed"
+echo "docs: ${#plugins[@]} plugins and roles checked, $failures failed"
 ((failures == 0))
