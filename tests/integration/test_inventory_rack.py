@@ -3,12 +3,15 @@
 EC2 instances made in moto: three racks, two AZs, a stopped and an untagged instance."""
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
 import subprocess
 import sys
 import typing as t
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import boto3
@@ -256,6 +259,25 @@ keyed_groups:
     }
 
 
+def test_strict_fails_on_an_expression_that_does_not_apply(fleet: dict, moto: str,
+                                                           tmp_path: Path) -> None:
+    """strict: true fails the source naming the file and the host; false leaves it out."""
+    body = (f"racks: [staging]\nregions: [us-east-1]\nendpoint_url: {moto}\n"
+            f"compose:\n  owner: ec2_tags.Owner.lower()\n")
+    strict = write_config(tmp_path, body + "strict: true\n", "strict.convox_rack.yml")
+    lenient = write_config(tmp_path, body + "strict: false\n", "lenient.convox_rack.yml")
+    host = fleet["staging_a"]["InstanceId"]
+
+    failed = list_inventory(strict, ANSIBLE_INVENTORY_ENABLED="convox.volumes.rack")
+    listed = list_inventory(lenient)
+
+    assert failed.returncode != 0
+    assert f"convox.volumes.rack inventory {strict}: host {host}: " in failed.stderr
+    assert listed.returncode == 0, listed.stderr
+    assert set(listed.hostvars) == {host}
+    assert "owner" not in listed.hostvars[host]
+
+
 def test_cache_serves_the_last_listing_until_flushed(
         fleet: dict, moto: str, ec2: t.Callable[..., t.Any], tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
@@ -406,6 +428,160 @@ def test_credentials_aws_refuses(moto_checking_credentials: str, tmp_path: Path)
     assert listing.returncode != 0
     assert (f"convox.volumes.rack inventory {config}: DescribeInstances was refused: the "
             f"credentials are not valid (AuthFailure") in listing.stderr
+
+
+# What reaches EC2: a moto that records every request
+
+class Recorded(t.NamedTuple):
+    """One request moto received: the EC2 action, the access key it was signed with and its
+    session token (None without one)."""
+    action: str
+    access_key: str
+    session_token: str | None
+
+
+class Recorder:
+    """A moto server that records the requests made between start() and requests()."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def api(self, path: str, method: str = "POST") -> str:
+        request = urllib.request.Request(f"{self.url}/moto-api/{path}", method=method)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read().decode()
+
+    def start(self) -> None:
+        self.api("recorder/reset-recording")
+        self.api("recorder/start-recording")
+
+    def requests(self) -> list[Recorded]:
+        """The requests since start(); recording stops."""
+        self.api("recorder/stop-recording")
+        found: list[Recorded] = []
+        for line in self.api("recorder/download-recording", "GET").splitlines():
+            entry = json.loads(line)
+            if "/moto-api/" in entry["url"]:
+                continue
+            headers = {key.lower(): value for key, value in entry["headers"].items()}
+            body = entry.get("body") or ""
+            if entry.get("body_encoded"):
+                body = base64.b64decode(body).decode()
+            credential = headers.get("authorization", "").split("Credential=")[-1]
+            found.append(Recorded(urllib.parse.parse_qs(body).get("Action", ["?"])[0],
+                                  credential.split("/")[0],
+                                  headers.get("x-amz-security-token")))
+        return found
+
+
+@pytest.fixture(scope="module")
+def recording_moto_server(tmp_path_factory: pytest.TempPathFactory) -> t.Iterator[str]:
+    directory = tmp_path_factory.mktemp("moto-recording")
+    with moto_server(directory / "moto.log",
+                     env={"MOTO_RECORDER_FILEPATH": str(directory / "recording")}) as url:
+        yield url
+
+
+@pytest.fixture
+def recorder(recording_moto_server: str, monkeypatch: pytest.MonkeyPatch) -> Recorder:
+    """The recording moto, emptied of the resources of earlier tests; the fake credentials in
+    the environment (which a test may take out for ansible-inventory)."""
+    for key, value in FAKE_AWS.items():
+        monkeypatch.setenv(key, value)
+    recording = Recorder(recording_moto_server)
+    recording.api("reset")
+    return recording
+
+
+def _launch_on(url: str, *azs: str, rack: str = "prod") -> set[str]:
+    client = boto3.client("ec2", region_name="us-east-1", endpoint_url=url)
+    try:
+        return {_launch(client, az, {"Rack": rack})["InstanceId"] for az in azs}
+    finally:
+        client.close()
+
+
+def test_cache_hit_makes_no_ec2_request(recorder: Recorder, tmp_path: Path) -> None:
+    instances = _launch_on(recorder.url, "us-east-1a", "us-east-1b")
+    config = write_config(tmp_path, f"""racks: [prod]
+regions: [us-east-1, us-west-2]
+endpoint_url: {recorder.url}
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: {tmp_path / "cache"}
+cache_timeout: 3600
+""")
+    actions: list[list[str]] = []
+    listings = []
+    for extra in ([], [], ["--flush-cache"]):
+        recorder.start()
+        listings.append(list_inventory(config, *extra))
+        actions.append([request.action for request in recorder.requests()])
+
+    assert [set(listing.hostvars) for listing in listings] == [instances] * 3
+    # One DescribeInstances per listed region when EC2 is asked; none on a cache hit.
+    assert actions == [["DescribeInstances"] * 2, [], ["DescribeInstances"] * 2]
+
+
+# The environment fallbacks botocore itself does not read (AWS_ACCESS_KEY, EC2_*, AWS_URL)
+# are the plugin's own; the others are checked too, since the plugin passes them on.
+@pytest.mark.parametrize("key_id, secret, token, endpoint", [
+    ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_URL"),
+    ("AWS_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_SECURITY_TOKEN", "AWS_URL"),
+    ("EC2_ACCESS_KEY", "EC2_SECRET_KEY", "EC2_SECURITY_TOKEN", "EC2_URL"),
+])
+def test_credentials_and_endpoint_from_the_environment(
+        recorder: Recorder, tmp_path: Path, key_id: str, secret: str, token: str,
+        endpoint: str) -> None:
+    instances = _launch_on(recorder.url, "us-east-1a")
+    config = write_config(tmp_path, "racks: [prod]\nregions: [us-east-1]\n")
+    unset = dict.fromkeys(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE",
+                           "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_URL",
+                           "AWS_ENDPOINT_URL"])
+
+    recorder.start()
+    listing = list_inventory(config, **{**unset, key_id: "AKIAFROMENVIRONMENT",
+                                        secret: "secret", token: "token-from-environment",
+                                        endpoint: recorder.url})
+
+    assert listing.returncode == 0, listing.stderr
+    assert set(listing.hostvars) == instances
+    assert recorder.requests() == [
+        Recorded("DescribeInstances", "AKIAFROMENVIRONMENT", "token-from-environment")]
+
+
+@pytest.mark.parametrize("variable", ["AWS_PROFILE", "AWS_DEFAULT_PROFILE"])
+def test_profile_from_the_environment(recorder: Recorder, tmp_path: Path,
+                                      variable: str) -> None:
+    instances = _launch_on(recorder.url, "us-east-1b")
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[rackops]\naws_access_key_id = AKIAFROMPROFILE\n"
+                           "aws_secret_access_key = secret\n")
+    config = write_config(tmp_path, f"racks: [prod]\nregions: [us-east-1]\n"
+                                    f"endpoint_url: {recorder.url}\n")
+
+    recorder.start()
+    environment = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None,
+                   "AWS_PROFILE": None, "AWS_DEFAULT_PROFILE": None,
+                   "AWS_SHARED_CREDENTIALS_FILE": str(credentials), variable: "rackops"}
+    listing = list_inventory(config, **environment)
+
+    assert listing.returncode == 0, listing.stderr
+    assert set(listing.hostvars) == instances
+    assert recorder.requests() == [Recorded("DescribeInstances", "AKIAFROMPROFILE", None)]
+
+
+def test_keys_in_the_file_win_over_the_environment(recorder: Recorder, tmp_path: Path) -> None:
+    _launch_on(recorder.url, "us-east-1a")
+    config = write_config(tmp_path, f"racks: [prod]\nregions: [us-east-1]\n"
+                                    f"endpoint_url: {recorder.url}\n"
+                                    f"aws_access_key_id: AKIAFROMFILE\nsecret_key: secret\n")
+
+    recorder.start()
+    listing = list_inventory(config, AWS_ACCESS_KEY_ID="AKIAFROMENVIRONMENT")
+
+    assert listing.returncode == 0, listing.stderr
+    assert recorder.requests() == [Recorded("DescribeInstances", "AKIAFROMFILE", None)]
 
 
 # provision.yml over this inventory
