@@ -185,9 +185,11 @@ def describe_entry(entry: object) -> str:
         return repr(entry)
 
 
-def parse_entry(service: str, entry: object, env: t.Mapping[str, t.Any]) -> ComposeVolume:
+def parse_entry(service: str, entry: object, env: t.Mapping[str, t.Any],
+                shown: str | None = None) -> ComposeVolume:
     """Parse one short- or long-syntax entry of `service`; raises VolumeRuleError (the reason
-    only: the caller adds service and entry)."""
+    only: the caller adds service and entry). `shown` is the entry as the user wrote it, when
+    `entry` was derived from something else (a service's `tmpfs:` key)."""
     if isinstance(entry, str):
         source, target, read_only, selinux, kind = _parse_short(interpolate(entry, env))
     elif isinstance(entry, dict):
@@ -199,7 +201,7 @@ def parse_entry(service: str, entry: object, env: t.Mapping[str, t.Any]) -> Comp
         kind = classify_source(source)
     create_host_path = _long_create_host_path(entry.get("bind")) if isinstance(entry, dict) \
         else True
-    return ComposeVolume(service=service, entry=describe_entry(entry), kind=kind,
+    return ComposeVolume(service=service, entry=shown or describe_entry(entry), kind=kind,
                          source=source, container_path=normalise_container_path(target),
                          read_only=read_only, selinux=selinux,
                          create_host_path=create_host_path)
@@ -231,6 +233,8 @@ def _parse_short(text: str) -> tuple[str | None, str, bool, str | None, str | No
         drive, text = text[:2], text[2:]
     parts = text.split(":")
     parts[0] = drive + parts[0]
+    if len(parts) >= 3 and re.fullmatch(r"[A-Za-z]", parts[1]) and parts[2][:1] in ("\\", "/"):
+        parts[1:3] = [f"{parts[1]}:{parts[2]}"]  # a drive on the container side: C:\x
     if len(parts) == 1:
         if drive:
             raise VolumeRuleError(f"{parts[0]!r} is a Windows path, which does not exist in a "
@@ -376,9 +380,9 @@ def parse_services(services: t.Mapping[str, t.Any], env: t.Mapping[str, t.Any] |
             continue
         extra = _tmpfs_entries(service, (tmpfs or {}).get(service), errors)
         seen: dict[str, ComposeVolume] = {}
-        for entry in list(entries) + extra:
+        for entry, shown in [(entry, None) for entry in entries] + extra:
             try:
-                volume = parse_entry(service, entry, env)
+                volume = parse_entry(service, entry, env, shown)
                 if volume.kind == NAMED and declared_volumes is not None \
                         and volume.source not in declared_volumes:
                     raise VolumeRuleError(
@@ -386,7 +390,7 @@ def parse_services(services: t.Mapping[str, t.Any], env: t.Mapping[str, t.Any] |
                         f"'volumes:' key: declare it, or write a host path such as "
                         f"'./{volume.source}'")
             except VolumeRuleError as exc:
-                errors.append(entry_error(service, entry, exc))
+                errors.append(entry_error(service, shown or entry, exc))
                 continue
             earlier = seen.get(volume.container_path)
             if earlier is None:
@@ -394,7 +398,7 @@ def parse_services(services: t.Mapping[str, t.Any], env: t.Mapping[str, t.Any] |
                 volumes.append(volume)
             elif not earlier.same_mount(volume):
                 errors.append(entry_error(
-                    service, entry,
+                    service, volume.entry,
                     f"container path {volume.container_path!r} is already mounted by entry "
                     f"{earlier.entry!r} with another source or mode: keep one of them"))
     if errors:
@@ -406,9 +410,10 @@ def entry_error(service: str, entry: object, reason: object) -> str:
     return f"service {service!r}, volume entry {describe_entry(entry)!r}: {reason}"
 
 
-def _tmpfs_entries(service: str, value: object, errors: list[str]) -> list[dict[str, t.Any]]:
+def _tmpfs_entries(service: str, value: object, errors: list[str]
+                   ) -> list[tuple[dict[str, t.Any], str]]:
     """A service's `tmpfs:` key (a path or a list, each optionally ':options') as long-syntax
-    tmpfs entries."""
+    tmpfs entries, each with the text that messages quote ('tmpfs: /run:size=64m')."""
     if value is None:
         return []
     paths = [value] if isinstance(value, str) else value
@@ -416,7 +421,8 @@ def _tmpfs_entries(service: str, value: object, errors: list[str]) -> list[dict[
         errors.append(f"service {service!r}: 'tmpfs' must be a path or a list of paths, not "
                       f"{describe_entry(value)}")
         return []
-    return [{"type": "tmpfs", "target": path.split(":", 1)[0]} for path in paths]
+    return [({"type": "tmpfs", "target": path.split(":", 1)[0]}, f"tmpfs: {path}")
+            for path in paths]
 
 
 def parse_compose(document: t.Mapping[str, t.Any], env: t.Mapping[str, t.Any] | None = None

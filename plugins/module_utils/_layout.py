@@ -9,6 +9,7 @@ disk (stat only) and `create_directories` makes what the plan lists, nothing els
 from __future__ import annotations
 
 import os
+import pwd
 import stat
 import typing as t
 from dataclasses import dataclass, field
@@ -198,8 +199,10 @@ def _warnings(placed: list[PlacedVolume], named_volumes: str) -> list[str]:
                       if p.volume.kind == NAMED and p.host_path is None})
     if skipped and named_volumes == "skip":
         warnings.append(
-            f"named volumes are left to Docker and not laid out: {'; '.join(skipped)}. Set "
-            f"named_volumes=namespace to lay them out like single-path volumes")
+            f"named volumes are left to Docker and not laid out: {'; '.join(skipped)}. To lay "
+            f"them out like single-path volumes, set named_volumes=namespace (in the role "
+            f"convox.volumes.volume_layout: volume_layout_named_volumes=namespace; in the "
+            f"playbooks: -e convox_volumes_named=namespace)")
     if named_volumes == "namespace":
         services_of: dict[tuple[str, str], list[str]] = {}
         for p in placed:
@@ -228,11 +231,13 @@ class DirectoryPlan:
 
 def plan_directories(layout: Layout) -> DirectoryPlan:
     """Find the missing directories of every volume to create, and refuse what cannot be:
-    a non-directory in the way, or a path that resolves into a kernel file system.
+    a non-directory in the way, a directory the task's user cannot create anything in, or a
+    path that resolves into a kernel file system.
 
     Raises VolumeRuleError naming every problem before anything is created."""
     missing: set[str] = set()
     existing: set[str] = set()
+    write_verdicts: dict[str, str | None] = {}  # existing parent -> why nothing can be made
     problems: list[str] = []
     not_created: list[tuple[str, str]] = []
     for placed in layout.volumes:
@@ -246,7 +251,10 @@ def plan_directories(layout: Layout) -> DirectoryPlan:
                 not_created.append((placed.host_path, reason))
             continue
         try:
-            missing.update(_missing_below(placed.host_path, existing))
+            below = _missing_below(placed.host_path, existing)
+            if below:
+                _check_writable(placed.host_path, os.path.dirname(below[-1]), write_verdicts)
+            missing.update(below)
         except VolumeRuleError as exc:
             problems.append(f"app {placed.app!r}, "
                             f"{entry_error(placed.volume.service, placed.volume.entry, exc)}")
@@ -300,23 +308,58 @@ def _missing_below(path: str, existing: set[str]) -> list[str]:
     return missing
 
 
+def _check_writable(path: str, parent: str, verdicts: dict[str, str | None]) -> None:
+    """Refuse, before anything is created, a `path` whose deepest existing directory `parent`
+    cannot hold new directories: the task's user may not write to it, or it is on a read-only
+    file system. `verdicts` caches the answer per directory (many volumes share a parent)."""
+    if parent not in verdicts:
+        verdicts[parent] = _unwritable_reason(parent)
+    reason = verdicts[parent]
+    if reason:
+        raise VolumeRuleError(f"{path!r} cannot be created: {parent!r} {reason}")
+
+
+def _unwritable_reason(directory: str) -> str | None:
+    effective = os.access in os.supports_effective_ids
+    if os.access(directory, os.W_OK | os.X_OK, effective_ids=effective):
+        return None
+    try:
+        if os.statvfs(directory).f_flag & os.ST_RDONLY:
+            return "is on a read-only file system"
+    except OSError:
+        pass
+    uid = os.geteuid()
+    try:
+        user = f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        user = f"uid {uid}"
+    return (f"is not writable by {user}, the user the task runs as: run the task with become, "
+            f"or choose another root")
+
+
 def create_directories(plan: DirectoryPlan, *, mode: int, uid: int = -1, gid: int = -1
                        ) -> list[str]:
     """Create the planned directories with `mode` and owner; existing ones are never touched.
 
+    Each directory is made writable for its creator first and gets `mode` and the owner once
+    its subdirectories exist, so that a mode without owner write ('0555') or another owner
+    does not stop its subdirectories (also when a later mkdir fails).
     Returns the directories this call created (another process may have made some first)."""
-    created = []
-    for path in plan.create:
-        try:
-            os.mkdir(path, mode)
-        except FileExistsError:
-            if os.path.isdir(path):
-                continue
-            raise
-        os.chmod(path, mode)  # mkdir's mode is filtered by the umask
-        if uid != -1 or gid != -1:
-            os.chown(path, uid, gid)
-        created.append(path)
+    created: list[str] = []
+    try:
+        for path in plan.create:
+            try:
+                os.mkdir(path, mode | stat.S_IRWXU)
+            except FileExistsError:
+                if os.path.isdir(path):
+                    continue
+                raise
+            created.append(path)
+    finally:
+        for path in reversed(created):  # children before parents
+            os.chmod(path, mode)  # mkdir's mode is filtered by the umask
+            if uid != -1 or gid != -1:
+                os.chown(path, uid, gid)
     return created
 
 

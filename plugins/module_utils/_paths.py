@@ -94,6 +94,9 @@ def normalise_absolute(path: object, what: str) -> str:
 
 def normalise_container_path(path: object) -> str:
     """A container path as a volume key: absolute, normalised, and not '/' itself."""
+    if is_windows_path(path):
+        raise VolumeRuleError(f"container path {path!r} is a Windows path, which does not exist "
+                              f"in a Linux container: give a Linux path such as '/data'")
     normalised = normalise_absolute(path, "container path")
     if normalised == "/":
         raise VolumeRuleError("container path '/' is the container's root, which cannot be a "

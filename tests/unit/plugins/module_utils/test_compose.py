@@ -347,8 +347,10 @@ def test_describe_apps_refused(apps: list, settings: dict, message: str) -> None
 def test_named_volume_warning_says_how_to_opt_in() -> None:
     layout = describe_apps([{"name": "a1", "compose": WORDPRESS}], **R1_A1)
     assert layout.warnings == [
-        "named volumes are left to Docker and not laid out: a1/db: db_data. Set "
-        "named_volumes=namespace to lay them out like single-path volumes"]
+        "named volumes are left to Docker and not laid out: a1/db: db_data. To lay them out "
+        "like single-path volumes, set named_volumes=namespace (in the role "
+        "convox.volumes.volume_layout: volume_layout_named_volumes=namespace; in the "
+        "playbooks: -e convox_volumes_named=namespace)"]
     namespaced = describe_apps([{"name": "a1", "compose": WORDPRESS}],
                                named_volumes="namespace", **R1_A1)
     assert namespaced.warnings == []
@@ -425,6 +427,36 @@ def test_review_inputs_refused(entry: t.Any, env: dict, settings: dict, message:
     error = place_error([entry], env=env, project_dir="/srv/a1", **settings)
     assert "service 'web'" in error
     assert message in error
+
+
+@pytest.mark.parametrize("tmpfs, message", [
+    ("relative:size=1m",
+     "service 'web', volume entry 'tmpfs: relative:size=1m': container path 'relative' is "
+     "relative"),
+    (["/ok", "/a/../b:size=64m"],
+     "service 'web', volume entry 'tmpfs: /a/../b:size=64m': container path '/a/../b' has a "
+     "'..' component"),
+    ("${RUN_DIR}", "service 'web', volume entry 'tmpfs: ${RUN_DIR}': variable 'RUN_DIR' is not "
+                   "set"),
+    ("/data", "service 'web', volume entry 'tmpfs: /data': container path '/data' is already "
+              "mounted by entry '/data'"),
+])
+def test_tmpfs_key_errors_quote_the_entry_as_written(tmpfs: t.Any, message: str) -> None:
+    with pytest.raises(ComposeError) as info:
+        parse_compose({"services": {"web": {"volumes": ["/data"], "tmpfs": tmpfs}}})
+    assert [message in line for line in info.value.errors] == [True]
+
+
+@pytest.mark.parametrize("entry, shown", [
+    ("/srv:C:\\x", "'C:\\\\x'"),
+    ("/srv:c:/x", "'c:/x'"),
+    ("/srv:D:\\x:ro", "'D:\\\\x'"),
+    ({"type": "bind", "source": "/srv", "target": "C:\\x"}, "'C:\\\\x'"),
+    ({"type": "volume", "target": "e:/data"}, "'e:/data'"),
+])
+def test_windows_container_path_is_refused_as_such(entry: t.Any, shown: str) -> None:
+    assert (f"container path {shown} is a Windows path, which does not exist in a Linux "
+            f"container: give a Linux path such as '/data'") in place_error([entry])
 
 
 @pytest.mark.parametrize("document, expected", [

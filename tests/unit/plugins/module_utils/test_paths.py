@@ -66,6 +66,14 @@ def test_container_root_is_not_a_volume(path: str) -> None:
         normalise_container_path(path)
 
 
+@pytest.mark.parametrize("path", ["C:\\data", "c:/data", "D:", "\\\\server\\share"])
+def test_windows_container_path_is_refused(path: str) -> None:
+    with pytest.raises(VolumeRuleError) as info:
+        normalise_container_path(path)
+    assert str(info.value) == (f"container path {path!r} is a Windows path, which does not "
+                               f"exist in a Linux container: give a Linux path such as '/data'")
+
+
 @pytest.mark.parametrize("kind, value, valid", [
     ("app", "myapp", True),
     ("app", "my-app-2", True),

@@ -24,6 +24,12 @@ def tree(root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in root.rglob("*"))
 
 
+def warning_messages(result: dict[str, t.Any]) -> list[str]:
+    """The texts of a result's warnings: plain strings, or (ansible-core 2.19) events."""
+    return [warning["event"]["msg"] if isinstance(warning, dict) else warning
+            for warning in result.get("warnings", [])]
+
+
 def args(root: Path, **extra: t.Any) -> dict[str, t.Any]:
     base = {"rack": "r1", "app": "a1", "root": str(root),
             "services": {"web": ["/data"], "db": ["/var/lib/postgresql/data"]}}
@@ -217,7 +223,12 @@ def test_named_volumes(run_module: RunModule, tmp_path: Path) -> None:
     skipped = run_module(convox_volume, {"rack": "r1", "app": "a1", "root": str(tmp_path),
                                          "compose": compose})
     assert skipped["changed"] is False
-    assert "Set named_volumes=namespace to lay them out" in str(skipped["warnings"])
+    assert warning_messages(skipped) == [
+        "named volumes are left to Docker and not laid out: a1/db: dbdata. To lay them out like "
+        "single-path volumes, set named_volumes=namespace (in the role "
+        "convox.volumes.volume_layout: volume_layout_named_volumes=namespace; in the playbooks: "
+        "-e convox_volumes_named=namespace)"]
+    assert not (tmp_path / "r1-a1").exists()
     assert skipped["volumes"][0]["host_path"] is None
     laid_out = run_module(convox_volume, {"rack": "r1", "app": "a1", "root": str(tmp_path),
                                           "compose": compose, "named_volumes": "namespace"})
@@ -322,12 +333,12 @@ def _run_as(user: str, run_module: RunModule, module_args: dict[str, t.Any],
 def test_after_become_home_and_owner_are_the_new_users(run_module: RunModule,
                                                        tmp_path: Path) -> None:
     nobody = pwd.getpwnam("nobody")
+    # A host path only (never created): nobody's home need not exist nor be writable.
     planned = _run_as("nobody", run_module, {"target": "local", "app": "a1",
-                                             "services": {"web": ["/data", "~/c:/c"]}},
+                                             "services": {"web": ["~/c:/c"]}},
                       check_mode=True)
     assert planned["root"] == f"{nobody.pw_dir}/.convox/volumes"
-    assert [v["host_path"] for v in planned["volumes"]] == [
-        f"{nobody.pw_dir}/.convox/volumes/a1/web/data", f"{nobody.pw_dir}/c"]
+    assert [v["host_path"] for v in planned["volumes"]] == [f"{nobody.pw_dir}/c"]
 
     # pytest's temporary directories are private to root: share one directory of /tmp.
     with tempfile.TemporaryDirectory(prefix="convox-become-") as shared:
@@ -344,6 +355,82 @@ def test_after_become_home_and_owner_are_the_new_users(run_module: RunModule,
     assert refused["msg"].startswith(f"nothing was created: app 'a1', service 'web', volume "
                                      f"entry '/data': '{tmp_path}/v/a1/web/data' cannot be "
                                      f"looked at: Permission denied; run the task as a user")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_a_parent_the_user_cannot_write_to_creates_nothing(run_module: RunModule) -> None:
+    # The second app's directory exists and belongs to root: found before the first app's
+    # directories are made, not after.
+    nobody = pwd.getpwnam("nobody")
+    with tempfile.TemporaryDirectory(prefix="convox-become-") as shared:
+        os.chmod(shared, 0o777)
+        (Path(shared) / "v/r1-a2").mkdir(parents=True)
+        os.chmod(Path(shared) / "v", 0o777)
+        apps = [{"name": "a1", "services": {"web": ["/data"]}},
+                {"name": "a2", "services": {"web": ["/data"]}}]
+        result = _run_as("nobody", run_module, {"rack": "r1", "root": f"{shared}/v",
+                                                "apps": apps}, check_mode=False)
+        assert result["failed"] is True
+        assert result["msg"] == (
+            f"nothing was created: app 'a2', service 'web', volume entry '/data': "
+            f"'{shared}/v/r1-a2/web/data' cannot be created: '{shared}/v/r1-a2' is not "
+            f"writable by nobody (uid {nobody.pw_uid}), the user the task runs as: run the task "
+            f"with become, or choose another root")
+        assert sorted(os.listdir(f"{shared}/v")) == ["r1-a2"]
+        assert os.listdir(f"{shared}/v/r1-a2") == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_a_mode_without_owner_write_still_creates_every_level(run_module: RunModule) -> None:
+    with tempfile.TemporaryDirectory(prefix="convox-become-") as shared:
+        os.chmod(shared, 0o777)
+        result = _run_as("nobody", run_module, args(Path(shared, "v"), dir_mode="0555"),
+                         check_mode=False)
+        assert result.get("failed") is None, result.get("msg")
+        assert result["changed"] is True
+        created = [Path(path) for path in result["directories"]]
+        assert [path.relative_to(shared).as_posix() for path in created] == [
+            "v", "v/r1-a1", "v/r1-a1/db", "v/r1-a1/db/var", "v/r1-a1/db/var/lib",
+            "v/r1-a1/db/var/lib/postgresql", "v/r1-a1/db/var/lib/postgresql/data",
+            "v/r1-a1/web", "v/r1-a1/web/data"]
+        assert {stat.S_IMODE(path.stat().st_mode) for path in created} == {0o555}
+
+
+EXAMPLES = Path(__file__).resolve().parents[4] / "examples/apps"
+
+
+@pytest.mark.parametrize("app", sorted(path.name for path in EXAMPLES.iterdir()))
+@pytest.mark.parametrize("target", ["rack", "local"])
+def test_filters_give_the_modules_volumes_for_every_example(run_module: RunModule,
+                                                             tmp_path: Path, app: str,
+                                                             target: str) -> None:
+    pytest.importorskip("ansible.errors")
+    from ansible_collections.convox.volumes.plugins.filter.volumes import (
+        compose_volumes,
+        volume_path,
+    )
+
+    project_dir = EXAMPLES / app
+    compose = yaml.safe_load((project_dir / "docker-compose.yml").read_text())
+    settings: dict[str, t.Any] = {"rack": "r1", "app": app, "target": target,
+                                  "root": str(tmp_path), "env": {"GITEA_CUSTOM_DIR": "/srv/c"},
+                                  "project_dir": str(project_dir)}
+    for named_volumes in ("skip", "namespace"):
+        result = run_module(convox_volume, dict(settings, compose=compose,
+                                                named_volumes=named_volumes), check_mode=True)
+        module_volumes = [dict(volume, created=False) for volume in result["volumes"]]
+        assert module_volumes
+        assert compose_volumes(compose, named_volumes=named_volumes,
+                               **settings) == module_volumes
+        for service, spec in compose["services"].items():
+            for entry in spec.get("volumes") or []:
+                [expected] = [volume["host_path"] for volume in module_volumes
+                              if volume["service"] == service and volume["container_path"]
+                              == (entry.get("target") if isinstance(entry, dict)
+                                  else entry.split(":")[min(1, entry.count(":"))])
+                              .replace("${GITEA_DATA_DIR:-/data}", "/data")]
+                assert volume_path(entry, service=service, named_volumes=named_volumes,
+                                   **settings) == expected
 
 
 def test_return_documents_exactly_the_keys_returned(run_module: RunModule,
