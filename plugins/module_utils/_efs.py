@@ -197,7 +197,8 @@ def merge_options(user: dict[str, t.Any] | None, tls: bool = False, iam: bool = 
                   accesspoint: str | None = None) -> list[str]:
     """The option list of the mount: the defaults, changed by the user's mapping.
 
-    A value sets `name=value`; `true` sets a flag; `false` drops an option (also a default).
+    A value sets `name=value`; `true` sets a flag; `false` drops an option (also a default),
+    except `_netdev`, which every line carries so that the boot waits for the network.
     Setting one of a pair such as hard/soft or resvport/noresvport drops the other. A changed
     default keeps its place; new options go before the fstab-only tail (_netdev, nofail).
     With TLS, amazon-efs-utils applies the NFS defaults itself, so they are not written.
@@ -227,6 +228,10 @@ def merge_options(user: dict[str, t.Any] | None, tls: bool = False, iam: bool = 
         if isinstance(value, str) and any(char in value for char in ", \t#"):
             raise EfsError(f"options.{raw_name} is {value!r}: a value cannot hold a comma, "
                            f"blank or '#'.")
+        if name == "_netdev" and value is False:
+            raise EfsError("options._netdev cannot be false: the fstab line always carries "
+                           "_netdev, so that the boot mounts the file system only once the "
+                           "network is up. Of the two boot options, only nofail can be dropped.")
         if tls and name in ("tls", "iam", "accesspoint") and value is not False:
             raise EfsError(f"options.{raw_name}: set TLS options with the module's 'tls', "
                            f"'iam' and 'accesspoint' options, not in 'options'.")

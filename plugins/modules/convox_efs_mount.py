@@ -94,6 +94,8 @@ options:
       - A mapping of option name to a value, V(true) for a flag, or V(false) to drop an
         option, also a default. Setting V(soft) drops V(hard), V(resvport) drops
         V(noresvport), and so on. V(vers) and V(nfsvers) are one option.
+      - V(_netdev) is always written, so that the boot mounts the file system only once the
+        network is up; V(_netdev=false) is an error. V(nofail=false) drops V(nofail).
     type: dict
     default: {}
   tls:
@@ -133,6 +135,9 @@ options:
         C(<path>.local-<UTC time>)), mount, and copy its content into the file system, with
         owners, modes and times kept, no existing file overwritten, and conflicts listed.
       - The renamed local directory stays for the operator to check and remove.
+      - If the copy fails (an entry that cannot be copied, or O(migrate_timeout)), the file
+        system is unmounted again and the local directory moved back, so a rerun tries again;
+        files that an earlier attempt copied completely count as copied, not as conflicts.
     type: bool
     default: false
   timeout:
@@ -281,7 +286,7 @@ migrated:
   returned: always
   type: dict
   sample: {local_copy: /volumes.local-20260101T120000, files: 12, directories: 3, symlinks: 0,
-           bytes: 40960, conflicts: [], skipped: [], errors: []}
+           bytes: 40960, already_copied: 0, conflicts: [], skipped: [], errors: []}
 """
 
 import os
@@ -570,28 +575,54 @@ def mount(module: AnsibleModule, path: str, source: str, options: list[str]) -> 
                     f"admits this instance.")
 
 
-def migrate(module: AnsibleModule, path: str, aside: str) -> dict[str, t.Any]:
+def undo_migration(module: AnsibleModule, path: str, aside: str, source: str,
+                   failure: str) -> str:
+    """After a migration that failed: unmount and move the local data back, so that nothing
+    changed and a rerun tries again. Returns the message of the failed task."""
     try:
-        report = _child.call_with_timeout(_migrate.copy_tree, (aside, path),
-                                          timeout=module.params["migrate_timeout"])
+        unmount(module, path, source)
+        _migrate.move_back(path, aside)
+    except (TaskError, OSError) as exc:
+        return (f"{failure}. Undoing the mount failed too ({exc}); the local data is complete "
+                f"in {aside}: once {path} is unmounted, move it back to {path} by hand and run "
+                f"again.")
+    module.log(f"migration failed: unmounted {path} and moved {aside} back")
+    return (f"{failure}. {path} was unmounted again and its local data moved back, so "
+            f"{path} and {module.params['fstab']} are as they were (entries copied so far "
+            f"stay in the file system and count as copied next time). Fix the cause and run "
+            f"again.")
+
+
+def migrate(module: AnsibleModule, path: str, aside: str, source: str) -> dict[str, t.Any]:
+    """Copy the local data set aside into the mounted file system; on any failure, undo the
+    mount (undo_migration) and fail."""
+    timeout = module.params["migrate_timeout"]
+    try:
+        report = _child.call_with_timeout(_migrate.copy_tree, (aside, path), timeout=timeout)
     except _child.ChildTimeout:
-        raise TaskError(f"copying the local data from {aside} into {path} took longer than "
-                        f"{module.params['migrate_timeout']:g} s and was stopped; the local "
-                        f"data is untouched in {aside}. Raise migrate_timeout and run again.")
+        failure = (f"copying the local data from {aside} into {path} took longer than "
+                   f"{timeout:g} s (migrate_timeout) and was stopped")
     except _child.ChildFailed as exc:
-        raise TaskError(f"copying the local data from {aside} into {path} failed: {exc}; "
-                        f"the local data is untouched in {aside}.")
-    report["local_copy"] = aside
-    if report["conflicts"]:
-        module.warn(f"{len(report['conflicts'])} local entr"
-                    f"{'y' if len(report['conflicts']) == 1 else 'ies'} already existed in the "
-                    f"file system and were not overwritten: {', '.join(report['conflicts'][:20])}"
-                    f". The local versions stay in {aside}.")
-    if report["skipped"]:
-        module.warn(f"not copied (sockets, FIFOs or devices): {', '.join(report['skipped'])}")
-    module.warn(f"the local data of {path} was copied into the file system; the original "
-                f"stays in {aside} until you remove it.")
-    return report
+        failure = f"copying the local data from {aside} into {path} failed: {exc}"
+    else:
+        if not report["errors"]:
+            report["local_copy"] = aside
+            if report["conflicts"]:
+                module.warn(f"{len(report['conflicts'])} local entr"
+                            f"{'y' if len(report['conflicts']) == 1 else 'ies'} already existed "
+                            f"in the file system and were not overwritten: "
+                            f"{', '.join(report['conflicts'][:20])}. The local versions stay "
+                            f"in {aside}.")
+            if report["skipped"]:
+                module.warn(f"not copied (sockets, FIFOs or devices): "
+                            f"{', '.join(report['skipped'])}")
+            module.warn(f"the local data of {path} was copied into the file system; the "
+                        f"original stays in {aside} until you remove it.")
+            return report
+        failure = (f"{len(report['errors'])} entries could not be copied into the file system "
+                   f"({'; '.join(report['errors'][:10])}); if root cannot change owners "
+                   f"there, the file system needs ClientRootAccess")
+    raise TaskError(undo_migration(module, path, aside, source, failure))
 
 
 def apply(module: AnsibleModule, settings: dict[str, t.Any], plan: dict[str, t.Any],
@@ -622,14 +653,15 @@ def apply(module: AnsibleModule, settings: dict[str, t.Any], plan: dict[str, t.A
                     f"mounted; {module.params['fstab']} was not changed. Fix the new source (or "
                     f"the options) and run again.")
             raise
-        check_alive(path, source, module.params["timeout"], "after mounting")
+        try:
+            check_alive(path, source, module.params["timeout"], "after mounting")
+        except TaskError as exc:
+            if aside:
+                raise TaskError(f"{exc} The local data of {path} is complete in {aside}: once "
+                                f"{path} is unmounted, move it back to {path} and run again.")
+            raise
         if aside:
-            migrated = migrate(module, path, aside)
-            if migrated["errors"]:
-                raise TaskError(f"{len(migrated['errors'])} entries could not be copied into "
-                                f"the file system ({'; '.join(migrated['errors'][:10])}); all "
-                                f"local data is still in {aside}. If root cannot change owners "
-                                f"there, the file system needs ClientRootAccess.")
+            migrated = migrate(module, path, aside, source)
     elif module.params["state"] == "mounted" and current is not None:
         check_alive(path, current.source, module.params["timeout"], "checking the mount")
 

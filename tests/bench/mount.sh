@@ -8,5 +8,13 @@ if ! bash tests/testbed/bed.sh status >/dev/null 2>&1; then
   bash tests/testbed/bed.sh up
 fi
 export ANSIBLE_CONFIG=$PWD/ansible.cfg ANSIBLE_COLLECTIONS_PATH=$PWD/.collections
-.venv/bin/ansible-playbook -i tests/testbed/work/inventory.yml tests/bench/mount.yml "$@" \
-  | sed -n '/TASK \[Print the figures\]/,$p'
+output=$(mktemp)
+if ! .venv/bin/ansible-playbook -i tests/testbed/work/inventory.yml tests/bench/mount.yml "$@" \
+    >"$output" 2>&1; then
+  tail -n 40 "$output"
+  rm -f "$output"
+  echo "bench: the mount benchmark failed (its output above)" >&2
+  exit 1
+fi
+sed -n '/TASK \[Print the figures\]/,$p' "$output"
+rm -f "$output"

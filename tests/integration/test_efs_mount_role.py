@@ -17,6 +17,7 @@ import textwrap
 import typing as t
 from pathlib import Path
 
+import botocore
 import pytest
 
 from local_moto import NAMESPACE_NEEDS, can_make_namespace, loopback_namespace, moto_server
@@ -41,12 +42,13 @@ def ansible_env() -> dict[str, str]:
 
 
 def run_play(inventory: Path, prefix: list[str] | None = None,
-             options: tuple[str, ...] = ()) -> tuple[int, dict]:
+             options: tuple[str, ...] = (),
+             env: dict[str, str] | None = None) -> tuple[int, dict]:
     process = subprocess.run(
         (prefix or []) + [str(BIN / "ansible-playbook"), "-i", str(inventory), *options,
                           str(CHECKOUT / "playbooks" / "mount.yml")],
-        capture_output=True, text=True, env=ansible_env(), cwd=CHECKOUT, timeout=900,
-        check=False)
+        capture_output=True, text=True, env=dict(ansible_env(), **(env or {})), cwd=CHECKOUT,
+        timeout=900, check=False)
     try:
         return process.returncode, json.loads(process.stdout)
     except json.JSONDecodeError:
@@ -93,6 +95,63 @@ def test_without_a_file_system_volumes_are_local_and_no_aws_call_is_made(
     rc, second = run_play(inventory)
     assert rc == 0
     assert all(stats["changed"] == 0 for stats in second["stats"].values()), second["stats"]
+
+
+# ---------------------------------------------------------------- a region without EFS
+
+NO_EFS_REGION = "xx-noefs-1"
+
+
+def endpoint_data_without_efs_in(region: str, directory: Path) -> Path:
+    """botocore's endpoint data plus one region that has EC2 and no EFS (how botocore
+    describes a region where a service has not launched); for AWS_DATA_PATH."""
+    data = json.loads((Path(botocore.__file__).parent / "data" / "endpoints.json").read_text())
+    partition = next(item for item in data["partitions"] if item["partition"] == "aws")
+    partition["regions"][region] = {"description": "Test region without EFS"}
+    partition["services"]["ec2"]["endpoints"][region] = {}
+    (directory / "endpoints.json").write_text(json.dumps(data))
+    return directory
+
+
+def test_a_region_without_efs_gives_local_volumes_from_discovery(tmp_path: Path) -> None:
+    """Case 13 through the role: discovery finds that the rack's region has no EFS
+    (supported: false), and each instance gets a local /volumes with the warning, no fstab
+    line, no metadata lookup and no client install; the rerun changes nothing."""
+    (tmp_path / "aws").mkdir()
+    data_path = endpoint_data_without_efs_in(NO_EFS_REGION, tmp_path / "aws")
+    (tmp_path / "fstab").write_text("UUID=0a1b / ext4 defaults 0 1\n")
+    inventory = tmp_path / "inventory.yml"
+    # Any EFS call, or a question to the metadata service, would fail against port 9.
+    inventory.write_text(json.dumps({"all": {"hosts": {"i-1": {
+        "ansible_connection": "local", "ansible_python_interpreter": PYTHON,
+        "convox_rack": "r1", "convox_efs_discover": True, "efs_mount_region": NO_EFS_REGION,
+        "efs_mount_endpoint_url": NOTHING_LISTENS, "efs_mount_metadata_url": NOTHING_LISTENS,
+        "efs_mount_path": str(tmp_path / "volumes"),
+        "efs_mount_fstab": str(tmp_path / "fstab")}}}}))
+    env = {"AWS_DATA_PATH": str(data_path)}
+
+    rc, first = run_play(inventory, env=env)
+
+    assert rc == 0, first
+    (lookup,) = task_results(first, "Find each rack's file system once, on the controller")[
+        "i-1"]["results"]
+    assert lookup["supported"] is False and lookup["region"] == NO_EFS_REGION, lookup
+    mount = task_results(first, "Mount the file system on this instance")["i-1"]
+    assert mount["changed"] is True and mount["local"] is True, mount
+    warnings = json.dumps(mount["warnings"])
+    assert "supported is false (no EFS in this region)" in warnings
+    assert "instance-local" in warnings and "do not persist across instance replacement" \
+        in warnings and "not shared" in warnings
+    assert (tmp_path / "fstab").read_text() == "UUID=0a1b / ext4 defaults 0 1\n"
+    assert oct((tmp_path / "volumes").stat().st_mode & 0o777) == "0o755"
+    for skipped in ("Read the instance's AZ", "Check which client packages are installed "
+                    "(no network)"):
+        assert all(result.get("skipped") for result in
+                   task_results(first, skipped).values()), skipped
+
+    rc, second = run_play(inventory, env=env)
+    assert rc == 0
+    assert second["stats"]["i-1"]["changed"] == 0, second["stats"]
 
 
 # ---------------------------------------------------------------- racks in moto

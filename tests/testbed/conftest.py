@@ -202,13 +202,17 @@ class Bed:
         """Unmount `mount_point` (however often it is stacked), drop its fstab line, and
         leave it an empty local directory (copies set aside by migrate_local go too)."""
         quoted = shlex.quote(mount_point)
+        # The mount table, not `mountpoint`: that stats the path, which fails on a stale
+        # mount (its export removed) and blocks on a dead one.
+        mounted = f"awk -v mp={quoted} '$5 == mp {{ found = 1 }} END {{ exit !found }}' " \
+                  f"/proc/self/mountinfo"
         script = f"""
             set -e
             for _ in 1 2 3 4 5; do
-              mountpoint -q {quoted} || break
+              {mounted} || break
               timeout 20 umount -f {quoted} 2>/dev/null || umount -l {quoted}
             done
-            if mountpoint -q {quoted}; then echo "still mounted" >&2; exit 1; fi
+            if {mounted}; then echo "still mounted" >&2; exit 1; fi
             awk -v mp={quoted} '$2 != mp' /etc/fstab >/etc/fstab.new
             cat /etc/fstab.new >/etc/fstab && rm -f /etc/fstab.new
             rm -rf {quoted} {quoted}.local-*

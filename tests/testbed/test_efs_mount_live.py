@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
+import uuid
 
 PLAYBOOK = "tests/testbed/playbooks/efs_mount.yml"
 DEFAULT_LIVE_OPTIONS = ("vers=4.1", "rsize=1048576", "wsize=1048576", "hard", "timeo=600",
@@ -99,7 +101,16 @@ def test_changed_options_remount_and_fstab_only_options_do_not(clean_bed):
     result_a = changed.one("convox_efs_mount", "guest-a")
     assert result_a["changed"] is True
     actions = result_a["result"]["actions"]
-    assert [action.split()[0] for action in actions[:2]] == ["unmount", "mount"], actions
+    server_a = f"{bed.server_ip['us-east-1a']}:/"
+    assert actions == [f"unmount {server_a} (rsize: live 1048576, wanted 65536; timeo: live "
+                       f"600, wanted 300)", f"mount {server_a}", "update /etc/fstab"], actions
+    # The diff says so: fstab before and after, and the live mount before and after.
+    fstab_diff, mount_diff = result_a["result"]["diff"]
+    assert ",timeo=600," in fstab_diff["before"] and ",timeo=300," in fstab_diff["after"]
+    assert mount_diff["before"].startswith(f"{server_a} nfs4 rw,"), mount_diff
+    assert "timeo=600" in mount_diff["before"].split()[2].split(",")
+    assert mount_diff["after"] == (f"{server_a} nfs4 nfsvers=4.1,rsize=65536,wsize=1048576,"
+                                   f"hard,timeo=300,retrans=2,noresvport\n")
     # (mount ids are reused, so only the live options show the new mount)
     live_a = live_mount(bed, "guest-a")[0]["options"].split(",")
     assert "timeo=300" in live_a and "rsize=65536" in live_a, live_a
@@ -132,6 +143,13 @@ def test_changed_source_unmounts_and_mounts_the_new_one(clean_bed):
     mounts = live_mount(bed, "guest-a")
     assert [mount["source"] for mount in mounts] == [new_source]
     assert [line.split()[0] for line in fstab_lines(bed, "guest-a")] == [new_source]
+    result = moved.one("convox_efs_mount", "guest-a")["result"]
+    assert result["actions"][:2] == [
+        f"unmount {old['source']} (source: live {old['source']}, wanted {new_source})",
+        f"mount {new_source}"], result["actions"]
+    mount_diff = result["diff"][1]
+    assert mount_diff["before"].startswith(f"{old['source']} nfs4 ")
+    assert mount_diff["after"].startswith(f"{new_source} nfs4 ")
 
     again = mount_module(bed, bed_hosts="guest-a", bed_source=new_source)
     assert again.one("convox_efs_mount", "guest-a")["changed"] is False
@@ -234,3 +252,92 @@ def test_non_empty_volumes_is_refused_then_migrated(clean_bed):
 
     again = mount_module(bed, bed_hosts="guest-a", bed_migrate_local=True)
     assert again.one("convox_efs_mount", "guest-a")["changed"] is False
+
+
+def test_a_busy_mount_is_never_unmounted_nor_its_mount_point_removed(clean_bed):
+    """Case 10: while a process holds a file open under /volumes, neither a remount (changed
+    option) nor state=absent can unmount it: the task fails, fstab stays byte for byte, the
+    mount and everything under it stay. Once the file is closed, state=absent unmounts and
+    drops the fstab line, and the mount point stays as an empty directory."""
+    bed = clean_bed
+    assert mount_module(bed, bed_hosts="guest-a").rc == 0
+    server = f"{bed.server_ip['us-east-1a']}:/"
+    bed.run_on_guest("guest-a", "mkdir -p /volumes/r1-a1/db && printf 'row\\n' "
+                                ">/volumes/r1-a1/db/table")
+    fstab_before = bed.run_on_guest("guest-a", "cat /etc/fstab").stdout
+    bed.run_on_guest("guest-a", "setsid sleep 600 </volumes/r1-a1/db/table >/dev/null 2>&1 & "
+                                "echo $! >/run/convox-holder.pid")
+    try:
+        for extra in ({"bed_options": {"timeo": 300}}, {"bed_state": "absent"}):
+            run = mount_module(bed, bed_hosts="guest-a", **extra)
+            assert run.rc != 0, (extra, run)
+            failure = run.one("convox_efs_mount", "guest-a")
+            assert failure["status"] == "failed"
+            message = failure["result"]["msg"]
+            assert message.startswith("unmounting /volumes failed ("), message
+            assert "busy" in message and "fstab was left as it was" in message, message
+            assert bed.run_on_guest("guest-a", "cat /etc/fstab").stdout == fstab_before
+            (mount,) = live_mount(bed, "guest-a")
+            assert mount["source"] == server
+            assert "timeo=600" in mount["options"].split(",")
+            assert bed.run_on_guest("guest-a", "cat /volumes/r1-a1/db/table").stdout == "row\n"
+    finally:
+        bed.run_on_guest("guest-a", "kill $(cat /run/convox-holder.pid); "
+                                    "rm -f /run/convox-holder.pid", check=False)
+
+    # The holder is gone: absent unmounts and removes the line, never the mount point.
+    for _attempt in range(10):
+        removed = mount_module(bed, bed_hosts="guest-a", bed_state="absent")
+        if removed.rc == 0:
+            break
+        time.sleep(1)  # the killed holder may take a moment to release the file
+    assert removed.rc == 0, removed
+    result = removed.one("convox_efs_mount", "guest-a")["result"]
+    assert result["actions"] == [f"unmount {server}", "update /etc/fstab"], result
+    assert live_mount(bed, "guest-a") == []
+    assert fstab_lines(bed, "guest-a") == []
+    assert bed.run_on_guest("guest-a", "cat /etc/fstab").stdout == "".join(
+        line for line in fstab_before.splitlines(keepends=True)
+        if line.split()[1:2] != ["/volumes"])
+    left = bed.run_on_guest("guest-a", "stat -c '%F' /volumes; ls -A /volumes | wc -l")
+    assert left.stdout.split() == ["directory", "0"]
+    assert (bed.export / "r1-a1" / "db" / "table").read_text() == "row\n"
+
+    again = mount_module(bed, bed_hosts="guest-a", bed_state="absent")
+    assert again.rc == 0 and again.one("convox_efs_mount", "guest-a")["changed"] is False
+
+
+def test_a_migration_that_fails_is_undone_so_a_rerun_tries_again(clean_bed):
+    """migrate_local into a file system whose root is squashed (EFS without ClientRootAccess):
+    root may create entries there but not give them their owners, so the copy fails. The task
+    fails saying why, and leaves the instance as it found it: nothing mounted, no fstab line,
+    the local data back in /volumes with its owners, no copy set aside. A rerun tries again."""
+    bed = clean_bed
+    squashed = bed.work / "export-squash" / f"migrate-{uuid.uuid4().hex[:8]}"
+    squashed.mkdir()
+    squashed.chmod(0o777)  # root, squashed to nobody, can create entries here
+    try:
+        bed.run_on_guest("guest-a", """
+            set -e
+            mkdir -p /volumes/r1-a1/web
+            printf 'local\\n' >/volumes/r1-a1/web/keep && chown 1234:2345 /volumes/r1-a1/web/keep
+        """)
+        fstab_before = bed.run_on_guest("guest-a", "cat /etc/fstab").stdout
+        source = f"{bed.server_ip['us-east-1a']}:/{squashed.name}"
+        for _attempt in ("first", "rerun"):
+            run = mount_module(bed, bed_hosts="guest-a", bed_source=source,
+                               bed_options={"port": bed.squash_port}, bed_migrate_local=True)
+            assert run.rc != 0, run.one("convox_efs_mount", "guest-a")["result"]
+            message = run.one("convox_efs_mount", "guest-a")["result"]["msg"]
+            assert "could not be copied into the file system" in message, message
+            assert "ClientRootAccess" in message, message
+            assert "/volumes was unmounted again and its local data moved back" in message, message
+            assert live_mount(bed, "guest-a") == []
+            assert bed.run_on_guest("guest-a", "cat /etc/fstab").stdout == fstab_before
+            local = bed.run_on_guest("guest-a", "stat -c '%u:%g' /volumes/r1-a1/web/keep; "
+                                                "cat /volumes/r1-a1/web/keep; "
+                                                "ls -d /volumes.local-* 2>/dev/null | wc -l")
+            assert local.stdout.split() == ["1234:2345", "local", "0"]
+    finally:
+        bed.reset_guest("guest-a")  # unmount before the export goes, or the mount goes stale
+        shutil.rmtree(squashed, ignore_errors=True)

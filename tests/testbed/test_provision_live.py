@@ -18,6 +18,13 @@ def provision(bed, **extra):
     return bed.ansible_playbook(PROVISION, extra_vars=extra_vars, diff=True)
 
 
+def task_on(run, name: str, host: str) -> dict:
+    """The one result of the (role) task called `name` on `host`."""
+    (entry,) = [entry for entry in run.results(host=host)
+                if entry["task"].split(" : ")[-1] == name]
+    return entry
+
+
 def test_provision_discovers_mounts_and_lays_out_once(clean_bed):
     bed = clean_bed
     first = provision(bed)
@@ -29,6 +36,15 @@ def test_provision_discovers_mounts_and_lays_out_once(clean_bed):
     (found,) = lookup["result"]["results"]
     assert found["file_system"]["id"] == bed.file_system_id
     assert found["mount_targets_by_az"] == bed.server_ip
+
+    # nfs-common is installed on the guests, which have no route to any package mirror: it
+    # is found by the package database alone, and the package manager is not called.
+    for name in bed.guests:
+        query = task_on(first, "Check which client packages are installed (no network)", name)
+        assert query["status"] == "ok", query
+        assert query["result"]["stdout_lines"] == ["nfs-common install ok installed"], query
+        install = task_on(first, "Install the missing client packages", name)
+        assert install["status"] == "skipped", install
 
     for name, guest in bed.guests.items():
         mount = first.one("convox_efs_mount", name)

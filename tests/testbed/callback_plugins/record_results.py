@@ -6,7 +6,7 @@ Enabled by the test bed's fixtures (tests/testbed/conftest.py) with
 ANSIBLE_CALLBACK_PLUGINS=tests/testbed/callback_plugins, ANSIBLE_CALLBACKS_ENABLED=
 record_results and CONVOX_RESULTS_FILE=<path>. The file holds {"tasks": [...], "stats":
 {...}}: one entry per host and task with its status, duration, warnings and the module's
-result.
+result (with its diff, when the run asked for one).
 """
 from __future__ import annotations
 
@@ -46,6 +46,9 @@ class CallbackModule(CallbackBase):
         host, task = result._host.get_name(), result._task
         started = self._started.pop((host, task._uuid), None)
         payload = self._clean(result._result)
+        if "diff" in result._result:
+            # _dump_results leaves the diff out below verbosity 3; the tests read it.
+            payload["diff"] = json.loads(json.dumps(result._result["diff"], default=str))
         if status == "ok" and payload.get("changed"):
             status = "changed"
         self._tasks.append({

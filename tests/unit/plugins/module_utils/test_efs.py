@@ -194,6 +194,7 @@ def test_tls_with_iam_and_access_point() -> None:
     ({"timeo": "6,0"}, "cannot hold a comma"),
     ({"a=b": 1}, "is not a mount option name"),
     ({"rsize": [1]}, "options.rsize is"),
+    ({"_netdev": False}, "options._netdev cannot be false"),
 ])
 def test_bad_options_name_the_option(user: dict, message: str) -> None:
     with pytest.raises(_efs.EfsError, match=message):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 import typing as t
 from pathlib import Path
 from types import SimpleNamespace
@@ -388,3 +389,100 @@ def convox_efs_mount_defaults() -> dict[str, t.Any]:
                 accesspoint=None, state="mounted", fstab="/etc/fstab", migrate_local=False,
                 timeout=10.0, mount_timeout=60.0, mount_retries=3, mount_retry_delay=5.0,
                 migrate_timeout=3600.0)
+
+
+# ---------------------------------------------------------------- case 8: a new source
+
+NFS_FROM_DNS = ("45 22 0:40 / /volumes rw,relatime shared:25 - nfs4 "
+                "fs-0000aaaa.efs.us-east-1.amazonaws.com:/ rw,vers=4.1,rsize=1048576,"
+                "wsize=1048576,namlen=255,hard,noresvport,proto=tcp,timeo=600,retrans=2,sec=sys,"
+                "clientaddr=10.0.1.10,local_lock=none,addr=10.0.1.25")
+
+
+@pytest.mark.parametrize("user_options, reasons", [
+    pytest.param({}, ["source: live fs-0000aaaa.efs.us-east-1.amazonaws.com:/, wanted "
+                      "10.0.1.25:/"], id="new-source"),
+    pytest.param({"timeo": 300}, ["source: live fs-0000aaaa.efs.us-east-1.amazonaws.com:/, "
+                                  "wanted 10.0.1.25:/", "timeo: live 600, wanted 300"],
+                 id="new-source-and-timeo"),
+])
+def test_a_new_source_unmounts_and_mounts_again(user_options: dict, reasons: list[str]) -> None:
+    """Case 8: mounted from the regional name with timeo=600, then asked for 10.0.1.25:/."""
+    params = dict(convox_efs_mount_defaults(), options=user_options)
+    module = SimpleNamespace(params=params, log=lambda message: None)
+    settings = convox_efs_mount.validate(params)
+    current = _mounts.parse_mountinfo(NFS_FROM_DNS)[0]
+    plan = convox_efs_mount.plan_mount(module, settings, "10.0.1.25:/", current,
+                                       tuple(LINE_OPTIONS.split(",")))
+    assert plan["reasons"] == reasons
+    assert plan["unmount"] is True and plan["mount"] is True
+
+
+# ---------------------------------------------------------------- never hangs: the child
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Path:
+    """A FIFO nobody writes to: opening it for reading blocks in the kernel, as every call
+    on a hard NFS mount does while its server is gone."""
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    return path
+
+
+def _block_on(fifo_path: str, pid_file: str) -> bool:
+    Path(pid_file).write_text(str(os.getpid()))
+    with open(fifo_path, "rb"):
+        return True
+
+
+def test_a_liveness_check_that_blocks_fails_within_its_timeout(
+        fifo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pid_file = tmp_path / "child.pid"
+    monkeypatch.setattr(convox_efs_mount, "_probe",
+                        lambda path: _block_on(str(fifo), str(pid_file)))
+    started = time.monotonic()
+    with pytest.raises(convox_efs_mount.TaskError) as caught:
+        convox_efs_mount.check_alive("/volumes", "10.0.1.25:/", 1.0, "after mounting")
+    elapsed = time.monotonic() - started
+
+    assert 1.0 <= elapsed < 3.0, elapsed
+    assert str(caught.value).startswith(
+        "after mounting: the NFS mount at /volumes (from 10.0.1.25:/) does not answer within "
+        "1 s")
+    assert "umount -f -l /volumes" in str(caught.value)
+    # The blocked child was killed and reaped: no process and no zombie is left.
+    assert not Path("/proc", pid_file.read_text()).exists()
+
+
+def test_a_liveness_check_of_a_missing_path_fails_with_the_error(tmp_path: Path) -> None:
+    with pytest.raises(convox_efs_mount.TaskError,
+                       match=r"^checking the mount: the mount at .*/gone \(from 10.0.1.25:/\) "
+                             r"fails: .*No such file or directory"):
+        convox_efs_mount.check_alive(str(tmp_path / "gone"), "10.0.1.25:/", 5.0,
+                                     "checking the mount")
+
+
+def test_a_liveness_check_of_a_live_directory_passes(tmp_path: Path) -> None:
+    convox_efs_mount.check_alive(str(tmp_path), "10.0.1.25:/", 5.0, "checking the mount")
+
+
+def test_a_mount_command_that_hangs_is_stopped_at_its_deadline(
+        run_module: Run, rack: dict[str, Path], fifo: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every attempt is bounded by mount_timeout: a `mount` that blocks is stopped, retried
+    mount_retries times, and the task fails with each attempt's reason."""
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "mount").write_text(f"#!/bin/sh\nexec cat {fifo}\n")
+    (shims / "mount").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}:{os.environ['PATH']}")
+    started = time.monotonic()
+    result = run_module(convox_efs_mount, args(rack, source="10.0.1.25:/", mount_retries=2,
+                                               mount_retry_delay=0.5, mount_timeout=1))
+    elapsed = time.monotonic() - started
+
+    assert result["failed"] is True
+    assert f"mounting 10.0.1.25:/ at {rack['path']} failed 2 time(s)" in result["msg"]
+    assert result["msg"].count("did not finish within 1 s and was stopped") == 2
+    assert 2.5 <= elapsed < 8, elapsed
+    assert rack["fstab"].read_text() == FSTAB
