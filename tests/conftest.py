@@ -17,6 +17,7 @@ COLLECTIONS = CHECKOUT / ".collections"
 
 def _ensure_collection_importable() -> None:
     try:
+        # only probing whether the collection imports; the name is not used
         import ansible_collections.convox.volumes  # noqa: F401
         return
     except ImportError:

@@ -37,6 +37,7 @@ import boto3
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(CHECKOUT / "tests" / "support"))
+# local_moto lives beside the tests, so it is importable only after the path insert above
 from local_moto import FAKE_AWS, MotoDidNotStart, moto_server  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -366,13 +366,14 @@ cmd_down() {
 }
 
 cmd_status() {
-  local ok=0 row zone cidr server guest address mac
+  local ok=0 row port zone cidr server guest address mac
   report() { printf '%-16s %s\n' "$1" "$2"; }
   if ns_exists; then report namespace "$NS"; else report namespace down; ok=1; fi
   for row in "${NFS_SERVERS[@]}"; do
-    set -- $row
-    if alive "$RUN/$1.pid" ganesha; then report "$1" "pid $(cat "$RUN/$1.pid"), port $2"
-    else report "$1" down; ok=1; fi
+    read -r server port _ <<<"$row"
+    if alive "$RUN/$server.pid" ganesha; then
+      report "$server" "pid $(cat "$RUN/$server.pid"), port $port"
+    else report "$server" down; ok=1; fi
   done
   if moto_answers; then report moto "$(moto_url)"; else report moto down; ok=1; fi
   for row in "${ZONES[@]}"; do
@@ -389,6 +390,9 @@ case ${1:-} in
   down) cmd_down ;;
   status) cmd_status ;;
   nfs-stop) nfs_stop_one ganesha; log "ganesha stopped" ;;
-  nfs-start) preflight; mkdir -p "$RUN"; nfs_start_one ${NFS_SERVERS[0]} ;;
+  nfs-start)
+    preflight; mkdir -p "$RUN"
+    read -r -a first_server <<<"${NFS_SERVERS[0]}"
+    nfs_start_one "${first_server[@]}" ;;
   *) echo "usage: $0 up|down|status|nfs-stop|nfs-start" >&2; exit 2 ;;
 esac

@@ -28,6 +28,7 @@ def run_as(user: str, action: t.Callable[[], t.Any]) -> t.Any:
             os.setuid(entry.pw_uid)
             os.write(write_end, json.dumps(action(), default=str).encode())
             code = 0
+        # any failure in the forked child, SystemExit included, must reach the parent
         except BaseException:  # pylint: disable=broad-except
             os.write(write_end, traceback.format_exc().encode())
         finally:

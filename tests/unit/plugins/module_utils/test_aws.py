@@ -9,6 +9,7 @@ import pytest
 
 botocore_exceptions = pytest.importorskip("botocore.exceptions")
 
+# imported after importorskip so a missing botocore skips instead of erroring
 from ansible_collections.convox.volumes.plugins.module_utils import _aws  # noqa: E402
 
 

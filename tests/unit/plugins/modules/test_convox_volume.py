@@ -396,10 +396,10 @@ def test_a_mode_without_owner_write_still_creates_every_level(run_module: RunMod
         assert {stat.S_IMODE(path.stat().st_mode) for path in created} == {0o555}
 
 
-EXAMPLES = Path(__file__).resolve().parents[4] / "examples/apps"
+EXAMPLE_APPS = Path(__file__).resolve().parents[4] / "examples/apps"
 
 
-@pytest.mark.parametrize("app", sorted(path.name for path in EXAMPLES.iterdir()))
+@pytest.mark.parametrize("app", sorted(path.name for path in EXAMPLE_APPS.iterdir()))
 @pytest.mark.parametrize("target", ["rack", "local"])
 def test_filters_give_the_modules_volumes_for_every_example(run_module: RunModule,
                                                              tmp_path: Path, app: str,
@@ -410,7 +410,7 @@ def test_filters_give_the_modules_volumes_for_every_example(run_module: RunModul
         volume_path,
     )
 
-    project_dir = EXAMPLES / app
+    project_dir = EXAMPLE_APPS / app
     compose = yaml.safe_load((project_dir / "docker-compose.yml").read_text())
     settings: dict[str, t.Any] = {"rack": "r1", "app": app, "target": target,
                                   "root": str(tmp_path), "env": {"GITEA_CUSTOM_DIR": "/srv/c"},
