@@ -9,6 +9,7 @@ from contextlib import redirect_stdout
 
 import pytest
 from ansible.module_utils import _internal as module_side
+from ansible.module_utils.common import warnings as module_warnings
 from ansible.module_utils.testing import patch_module_args
 
 
@@ -23,6 +24,10 @@ def _run(module: t.Any, args: dict[str, t.Any], check_mode: bool = False,
     # controller's display instead of the result, where these tests read them.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(module_side, "is_controller", False)
+        # A module runs in a fresh process on a host, so it starts with no warnings; in this
+        # process the store is global and would carry the previous test's warnings along.
+        patch.setattr(module_warnings, "_global_warnings", {})
+        patch.setattr(module_warnings, "_global_deprecations", {})
         with patch_module_args(full_args), redirect_stdout(output):
             with pytest.raises(SystemExit):
                 module.main()
