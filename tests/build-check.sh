@@ -112,3 +112,26 @@ mkdir -p "$work/root"
 # The modules really came from the installed copy.
 [[ -f $work/collections/ansible_collections/convox/volumes/plugins/modules/convox_volume.py ]]
 echo "build-check: the installed artifact ran convox.volumes.convox_volume and volume_path"
+
+# The main job by its FQCN from the installed copy: its plays find their shared vars file
+# (playbooks/vars/layout.yml) there, and a bad entry stops it before anything is created.
+provision() {
+  (
+    cd "$work/run"
+    env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_LIBRARY \
+      ANSIBLE_CONFIG="$work/run/ansible.cfg" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false \
+      "$bin/ansible-playbook" -i localhost, -c local convox.volumes.provision \
+      -e convox_volumes_target=local -e "convox_volumes_root=$work/local" -e "$1"
+  ) >"$work/provision.log" 2>&1
+}
+if provision '{"convox_apps": [{"name": "a1", "services": {"web": ["/x/../y"]}}]}' \
+  || ! grep -q "has a '..' component" "$work/provision.log" || [[ -e $work/local ]]; then
+  cat "$work/provision.log"
+  echo "build-check: a bad entry did not stop provision before anything was created"
+  exit 1
+fi
+provision '{"convox_apps": [{"name": "a1", "services": {"web": ["/data"]}}]}' \
+  || { cat "$work/provision.log"; echo "build-check: convox.volumes.provision failed"; exit 1; }
+[[ -d $work/local/a1/web/data ]] \
+  || { cat "$work/provision.log"; echo "build-check: provision laid out nothing"; exit 1; }
+echo "build-check: convox.volumes.provision ran from the installed artifact and refused bad input"

@@ -127,7 +127,25 @@ def test_missing_variable_is_named(tmp_path: Path, target: str) -> None:
                     json.dumps({"convox_apps": apps}))
     assert run.returncode != 0
     assert "variable 'GITEA_CUSTOM_DIR' is not set and has no default" in run.stdout + run.stderr
-    # Nothing laid out. With the rack target the mount play ran first and, with no file system
-    # configured, made the root its (empty) instance-local mount point.
-    root = tmp_path / "v"
-    assert not root.exists() or (target == "rack" and not any(root.iterdir()))
+    # The check play stops the run before the mount play (which, with the rack target, would
+    # make the root its mount point) and before the layout: nothing at all is created.
+    assert "PLAY [Mount the rack's shared file system]" not in run.stdout
+    assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.parametrize("target", ["rack", "local"])
+def test_every_bad_app_is_named_before_anything_is_created(tmp_path: Path, target: str) -> None:
+    apps: list[dict[str, t.Any]] = [
+        {"name": "good", "services": {"web": ["/data"]}},
+        {"name": "one", "services": {"web": ["/data", "data"]}},
+        {"name": "two", "compose": {"services": {"db": {"volumes": ["dbdata:/var/lib/db"]}}}},
+    ]
+    run = provision(f"convox_volumes_root={tmp_path / 'v'}", f"convox_volumes_target={target}",
+                    "convox_rack=staging", json.dumps({"convox_apps": apps}))
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "PLAY [Mount the rack's shared file system]" not in run.stdout
+    # Both problems in one message, each naming its app.
+    assert "app 'one', service 'web', volume entry 'data'" in output
+    assert "app 'two', service 'db', volume entry 'dbdata:/var/lib/db'" in output
+    assert not (tmp_path / "v").exists()

@@ -8,6 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.convox.volumes.plugins.filter.volumes import (
+    apps_volumes,
     FilterModule,
     compose_volumes,
     volume_path,
@@ -71,4 +72,33 @@ def test_compose_volumes_refuses_undeclared_named_volume() -> None:
 
 
 def test_filters_are_registered() -> None:
-    assert set(FilterModule().filters()) == {"volume_path", "compose_volumes"}
+    assert set(FilterModule().filters()) == {"volume_path", "compose_volumes", "apps_volumes"}
+
+
+def test_apps_volumes_names_every_problem_of_every_app_at_once() -> None:
+    apps = [{"name": "good", "services": {"web": ["/data"]}},
+            {"name": "one", "services": {"web": ["/x/../y"]}},
+            {"name": "two", "compose": {"services": {"db": {"volumes": ["dbdata:/db"]}}}}]
+    with pytest.raises(AnsibleFilterError) as raised:
+        apps_volumes(apps, rack="r1")
+    message = str(raised.value)
+    assert message.startswith("apps_volumes: ")
+    assert "app 'one', service 'web', volume entry '/x/../y'" in message
+    assert "named volume 'dbdata' is not declared" in message and "app 'two'" in message
+
+
+def test_apps_volumes_places_each_app_under_its_namespace() -> None:
+    apps = [{"name": "a1", "services": {"web": ["/data"]}},
+            {"name": "a2", "compose": {"services": {"db": {"volumes": ["/var/lib/db"]}}}}]
+    assert [volume["host_path"] for volume in apps_volumes(apps, rack="r1", root="/v")] == [
+        "/v/r1-a1/web/data", "/v/r1-a2/db/var/lib/db"]
+
+
+@pytest.mark.parametrize(("apps", "message"), [
+    ({"name": "a1"}, r"must be a list of apps .*not dict"),
+    (["a1", {"name": "a2", "services": {}}, 3],
+     r"each app must be a mapping .*: item 0 is str; item 2 is int"),
+])
+def test_apps_volumes_refuses_what_is_not_a_list_of_apps(apps: t.Any, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        apps_volumes(apps, rack="r1")

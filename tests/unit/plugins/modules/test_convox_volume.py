@@ -433,6 +433,22 @@ def test_filters_give_the_modules_volumes_for_every_example(run_module: RunModul
                                    **settings) == expected
 
 
+@pytest.mark.parametrize("target", ["rack", "local"])
+def test_apps_volumes_gives_the_modules_volumes_for_all_examples_at_once(
+        run_module: RunModule, tmp_path: Path, target: str) -> None:
+    pytest.importorskip("ansible.errors")
+    from ansible_collections.convox.volumes.plugins.filter.volumes import apps_volumes
+
+    apps = [{"name": path.name, "env": {"GITEA_CUSTOM_DIR": "/srv/c"}, "project_dir": str(path),
+             "compose": yaml.safe_load((path / "docker-compose.yml").read_text())}
+            for path in sorted(EXAMPLE_APPS.iterdir())]
+    settings = {"rack": "r1", "target": target, "root": str(tmp_path)}
+    result = run_module(convox_volume, dict(settings, apps=apps), check_mode=True)
+    module_volumes = [dict(volume, created=False) for volume in result["volumes"]]
+    assert len({volume["app"] for volume in module_volumes}) == len(apps) > 1
+    assert apps_volumes(apps, **settings) == module_volumes
+
+
 def test_return_documents_exactly_the_keys_returned(run_module: RunModule,
                                                     tmp_path: Path) -> None:
     documented = yaml.safe_load(convox_volume.RETURN)
