@@ -238,6 +238,7 @@ def plan_directories(layout: Layout) -> DirectoryPlan:
     missing: set[str] = set()
     existing: set[str] = set()
     write_verdicts: dict[str, str | None] = {}  # existing parent -> why nothing can be made
+    blocked: dict[str, list[str]] = {}  # unwritable parent -> the volumes that need it
     problems: list[str] = []
     not_created: list[tuple[str, str]] = []
     for placed in layout.volumes:
@@ -252,12 +253,19 @@ def plan_directories(layout: Layout) -> DirectoryPlan:
             continue
         try:
             below = _missing_below(placed.host_path, existing)
-            if below:
-                _check_writable(placed.host_path, os.path.dirname(below[-1]), write_verdicts)
-            missing.update(below)
         except VolumeRuleError as exc:
             problems.append(f"app {placed.app!r}, "
                             f"{entry_error(placed.volume.service, placed.volume.entry, exc)}")
+            continue
+        parent = os.path.dirname(below[-1]) if below else None
+        if parent is not None and _unwritable(parent, write_verdicts):
+            blocked.setdefault(parent, []).append(
+                f"app {placed.app!r}, service {placed.volume.service!r}, volume entry "
+                f"{placed.volume.entry!r}")
+            continue
+        missing.update(below)
+    problems.extend(_blocked_error(parent, write_verdicts[parent], volumes)
+                    for parent, volumes in blocked.items())
     if problems:
         raise VolumeRuleError("\n".join(problems))
     return DirectoryPlan(create=sorted(missing), not_created=not_created)
@@ -308,15 +316,24 @@ def _missing_below(path: str, existing: set[str]) -> list[str]:
     return missing
 
 
-def _check_writable(path: str, parent: str, verdicts: dict[str, str | None]) -> None:
-    """Refuse, before anything is created, a `path` whose deepest existing directory `parent`
-    cannot hold new directories: the task's user may not write to it, or it is on a read-only
-    file system. `verdicts` caches the answer per directory (many volumes share a parent)."""
+def _unwritable(parent: str, verdicts: dict[str, str | None]) -> bool:
+    """Whether the deepest existing directory `parent` of a missing path cannot hold new
+    directories: the task's user may not write to it, or it is on a read-only file system.
+    `verdicts` caches the reason per directory (many volumes share a parent)."""
     if parent not in verdicts:
         verdicts[parent] = _unwritable_reason(parent)
-    reason = verdicts[parent]
-    if reason:
-        raise VolumeRuleError(f"{path!r} cannot be created: {parent!r} {reason}")
+    return verdicts[parent] is not None
+
+
+_BLOCKED_SHOWN = 5  # volumes named in the error about one unwritable directory
+
+
+def _blocked_error(parent: str, reason: str | None, volumes: list[str]) -> str:
+    """One problem for all the volumes that need a directory in the unwritable `parent`."""
+    shown = "; ".join(volumes[:_BLOCKED_SHOWN])
+    if len(volumes) > _BLOCKED_SHOWN:
+        shown += f"; and {len(volumes) - _BLOCKED_SHOWN} more volumes"
+    return f"no directory can be made in {parent!r} for {shown}: it {reason}"
 
 
 def _unwritable_reason(directory: str) -> str | None:

@@ -372,12 +372,29 @@ def test_a_parent_the_user_cannot_write_to_creates_nothing(run_module: RunModule
                                                 "apps": apps}, check_mode=False)
         assert result["failed"] is True
         assert result["msg"] == (
-            f"nothing was created: app 'a2', service 'web', volume entry '/data': "
-            f"'{shared}/v/r1-a2/web/data' cannot be created: '{shared}/v/r1-a2' is not "
-            f"writable by nobody (uid {nobody.pw_uid}), the user the task runs as: run the task "
-            f"with become, or choose another root")
+            f"nothing was created: no directory can be made in '{shared}/v/r1-a2' for app "
+            f"'a2', service 'web', volume entry '/data': it is not writable by nobody (uid "
+            f"{nobody.pw_uid}), the user the task runs as: run the task with become, or choose "
+            f"another root")
         assert sorted(os.listdir(f"{shared}/v")) == ["r1-a2"]
         assert os.listdir(f"{shared}/v/r1-a2") == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_an_unwritable_root_is_one_error_naming_the_first_volumes(run_module: RunModule) -> None:
+    with tempfile.TemporaryDirectory(prefix="convox-become-") as shared:
+        os.chmod(shared, 0o755)  # root's: nobody cannot create the volumes root in it
+        apps = [{"name": f"a{number}", "services": {"web": ["/data"], "db": ["/db"]}}
+                for number in range(4)]
+        result = _run_as("nobody", run_module, {"rack": "r1", "root": f"{shared}/v",
+                                                "apps": apps}, check_mode=True)
+        assert result["failed"] is True
+        message = result["msg"]
+        assert message.count("no directory can be made in") == 1
+        assert f"no directory can be made in '{shared}' for app 'a0', service 'web'" in message
+        assert "app 'a2', service 'web', volume entry '/data'; and 3 more volumes: it is not " \
+            "writable by nobody" in message
+        assert os.listdir(shared) == []
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
