@@ -418,9 +418,8 @@ EXAMPLE_APPS = Path(__file__).resolve().parents[4] / "examples/apps"
 
 @pytest.mark.parametrize("app", sorted(path.name for path in EXAMPLE_APPS.iterdir()))
 @pytest.mark.parametrize("target", ["rack", "local"])
-def test_filters_give_the_modules_volumes_for_every_example(run_module: RunModule,
-                                                             tmp_path: Path, app: str,
-                                                             target: str) -> None:
+def test_filters_give_the_modules_volumes_for_every_example(
+        run_module: RunModule, tmp_path: Path, app: str, target: str) -> None:
     pytest.importorskip("ansible.errors")
     from ansible_collections.convox.volumes.plugins.filter.volumes import (
         compose_volumes,
