@@ -16,7 +16,7 @@ from ansible_collections.convox.volumes.plugins.module_utils._paths import (
 )
 
 
-def _describe(apps: list[t.Any], *, rack: str | None, target: str, root: str | None,
+def _describe(apps: t.Any, *, rack: str | int | None, target: str, root: str | None,
               home: str | None, named_volumes: str, filter_name: str) -> list[dict[str, t.Any]]:
     try:
         layout = describe_apps(apps, target=target, rack=rack, root=root,
@@ -48,20 +48,10 @@ def compose_volumes(compose: t.Any, rack: str | None = None, app: str | None = N
                      named_volumes=named_volumes, filter_name="compose_volumes")
 
 
-def apps_volumes(apps: t.Any, rack: str | None = None, target: str = "rack",
+def apps_volumes(apps: t.Any, rack: str | int | None = None, target: str = "rack",
                  root: str | None = None, home: str | None = None,
                  named_volumes: str = "skip") -> list[dict[str, t.Any]]:
     """Every volume of several apps, given as convox_volume's `apps` option takes them."""
-    if not isinstance(apps, list):
-        raise AnsibleFilterError(
-            f"apps_volumes: the input must be a list of apps ({{name, compose | services, env, "
-            f"project_dir}}), not {type(apps).__name__}")
-    not_apps = [f"item {index} is {type(app).__name__}" for index, app in enumerate(apps)
-                if not isinstance(app, t.Mapping)]
-    if not_apps:
-        raise AnsibleFilterError(
-            f"apps_volumes: each app must be a mapping with name and one of compose or services: "
-            f"{'; '.join(not_apps)}")
     return _describe(apps, rack=rack, target=target, root=root, home=home,
                      named_volumes=named_volumes, filter_name="apps_volumes")
 

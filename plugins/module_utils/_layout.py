@@ -73,20 +73,23 @@ class Layout:
     warnings: list[str] = field(default_factory=list)
 
 
-def describe_apps(apps: t.Sequence[t.Mapping[str, t.Any]], *, target: str = "rack",
-                  rack: str | None = None, root: str | None = None, home: str | None = None,
-                  named_volumes: str = "skip", create_host_paths: bool = False) -> Layout:
+def describe_apps(apps: t.Iterable[t.Mapping[str, t.Any]], *, target: str = "rack",
+                  rack: str | int | None = None, root: str | None = None,
+                  home: str | None = None, named_volumes: str = "skip",
+                  create_host_paths: bool = False) -> Layout:
     """Place every volume of `apps`; each app is a mapping with `name`, one of `compose` or
     `services`, and optional `env` and `project_dir`.
 
     Validates everything first and raises ComposeError listing every problem."""
+    apps = _app_list(apps)
     errors: list[str] = []
+    rack = _name_text(rack)
     root = _check_settings(target, rack, root, home, named_volumes, errors)
     can_place = not errors
     placed: list[PlacedVolume] = []
     seen_apps: set[str] = set()
     for app in apps:
-        name = app.get("name")
+        name = _name_text(app.get("name"))
         try:
             validate_name("app", name)
         except VolumeRuleError as exc:
@@ -112,6 +115,26 @@ def describe_apps(apps: t.Sequence[t.Mapping[str, t.Any]], *, target: str = "rac
     if errors:
         raise ComposeError(errors)
     return Layout(root=root or "", volumes=placed, warnings=_warnings(placed, named_volumes))
+
+
+def _app_list(apps: object) -> list[t.Mapping[str, t.Any]]:
+    """`apps` as a list of mappings; ComposeError naming what is not one."""
+    if isinstance(apps, (str, bytes, t.Mapping)) or not isinstance(apps, t.Iterable):
+        raise ComposeError([f"the apps must be a list of apps (each a mapping with name and one "
+                            f"of compose or services), not {type(apps).__name__}"])
+    apps = list(apps)
+    not_apps = [f"item {index} is {type(app).__name__}" for index, app in enumerate(apps)
+                if not isinstance(app, t.Mapping)]
+    if not_apps:
+        raise ComposeError([f"each app must be a mapping with name and one of compose or "
+                            f"services: {'; '.join(not_apps)}"])
+    return apps
+
+
+def _name_text(name: t.Any) -> t.Any:
+    """An integer rack or app name as text, as the module's `type: str` options turn it (YAML
+    reads `name: 2048` as a number); anything else is left for validate_name to judge."""
+    return str(name) if isinstance(name, int) and not isinstance(name, bool) else name
 
 
 def _check_settings(target: str, rack: str | None, root: str | None, home: str | None,
@@ -264,8 +287,8 @@ def plan_directories(layout: Layout) -> DirectoryPlan:
                 f"{placed.volume.entry!r}")
             continue
         missing.update(below)
-    problems.extend(_blocked_error(parent, write_verdicts[parent], volumes)
-                    for parent, volumes in blocked.items())
+    problems.extend(_blocked_error(directory, write_verdicts[directory], volumes)
+                    for directory, volumes in blocked.items())
     if problems:
         raise VolumeRuleError("\n".join(problems))
     return DirectoryPlan(create=sorted(missing), not_created=not_created)
@@ -331,8 +354,9 @@ _BLOCKED_SHOWN = 5  # volumes named in the error about one unwritable directory
 def _blocked_error(parent: str, reason: str | None, volumes: list[str]) -> str:
     """One problem for all the volumes that need a directory in the unwritable `parent`."""
     shown = "; ".join(volumes[:_BLOCKED_SHOWN])
-    if len(volumes) > _BLOCKED_SHOWN:
-        shown += f"; and {len(volumes) - _BLOCKED_SHOWN} more volumes"
+    more = len(volumes) - _BLOCKED_SHOWN
+    if more > 0:
+        shown += f"; and {more} more volume{'s' if more > 1 else ''}"
     return f"no directory can be made in {parent!r} for {shown}: it {reason}"
 
 

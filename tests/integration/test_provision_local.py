@@ -25,7 +25,8 @@ LOCAL_VOLUMES = [
 ]
 
 
-def provision(*extra_vars: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+def provision(*extra_vars: str, check: bool = False,
+              inventory: str = "examples/inventory.yml") -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, ANSIBLE_CONFIG=str(CHECKOUT / "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=str(CHECKOUT / ".collections"),
                ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
@@ -34,7 +35,7 @@ def provision(*extra_vars: str, check: bool = False) -> subprocess.CompletedProc
                AWS_EC2_METADATA_DISABLED="true")
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE"):
         env.pop(key, None)
-    command = [str(ANSIBLE_PLAYBOOK), "-i", "examples/inventory.yml", "playbooks/provision.yml"]
+    command = [str(ANSIBLE_PLAYBOOK), "-i", inventory, "playbooks/provision.yml"]
     for extra in extra_vars:
         command += ["-e", extra]
     if check:
@@ -149,3 +150,22 @@ def test_every_bad_app_is_named_before_anything_is_created(tmp_path: Path, targe
     assert "app 'one', service 'web', volume entry 'data'" in output
     assert "app 'two', service 'db', volume entry 'dbdata:/var/lib/db'" in output
     assert not (tmp_path / "v").exists()
+
+
+def test_input_bad_for_one_host_stops_every_host(tmp_path: Path) -> None:
+    # Two hosts with their own apps: only host-b's are bad. Without any_errors_fatal, host-a
+    # would go on to the mount and the layout alone.
+    good = [{"name": "good", "services": {"web": ["/data"]}}]
+    bad = [{"name": "bad", "services": {"web": ["/x/../y"]}}]
+    hosts = {name: {"ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                    "convox_volumes_root": str(tmp_path / name), "convox_apps": apps}
+             for name, apps in (("host-a", good), ("host-b", bad))}
+    inventory = tmp_path / "inventory.json"
+    inventory.write_text(json.dumps({"all": {"hosts": hosts, "vars": {
+        "convox_rack": "staging", "convox_volumes_target": "local"}}}))
+    run = provision(inventory=str(inventory))
+    assert run.returncode != 0
+    assert "app 'bad', service 'web', volume entry '/x/../y'" in run.stdout + run.stderr
+    assert "PLAY [Mount the rack's shared file system]" not in run.stdout
+    assert not (tmp_path / "host-a").exists() and not (tmp_path / "host-b").exists()

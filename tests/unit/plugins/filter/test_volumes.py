@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The volume_path and compose_volumes filters: the module's rules, no disk."""
+"""The volume_path, compose_volumes and apps_volumes filters: the module's rules, no disk."""
 from __future__ import annotations
 
 import typing as t
@@ -8,8 +8,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.convox.volumes.plugins.filter.volumes import (
-    apps_volumes,
     FilterModule,
+    apps_volumes,
     compose_volumes,
     volume_path,
 )
@@ -102,3 +102,15 @@ def test_apps_volumes_places_each_app_under_its_namespace() -> None:
 def test_apps_volumes_refuses_what_is_not_a_list_of_apps(apps: t.Any, message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
         apps_volumes(apps, rack="r1")
+
+
+def test_apps_volumes_takes_numeric_names_and_any_sequence_as_the_module_does() -> None:
+    # YAML reads `name: 2048` as a number; the module's `type: str` options make it "2048".
+    apps = ({"name": name, "services": {"web": ["/data"]}} for name in (2048, "a1"))
+    assert [volume["host_path"] for volume in apps_volumes(apps, rack=7, root="/v")] == [
+        "/v/7-2048/web/data", "/v/7-a1/web/data"]
+
+
+def test_apps_volumes_still_refuses_a_boolean_name() -> None:
+    with pytest.raises(AnsibleFilterError, match="app name True is not a Convox name"):
+        apps_volumes([{"name": True, "services": {}}], rack="r1")

@@ -387,7 +387,7 @@ def test_an_unwritable_root_is_one_error_naming_the_first_volumes(run_module: Ru
         apps = [{"name": f"a{number}", "services": {"web": ["/data"], "db": ["/db"]}}
                 for number in range(4)]
         result = _run_as("nobody", run_module, {"rack": "r1", "root": f"{shared}/v",
-                                                "apps": apps}, check_mode=True)
+                                                "apps": apps}, check_mode=False)
         assert result["failed"] is True
         message = result["msg"]
         assert message.count("no directory can be made in") == 1
@@ -395,6 +395,32 @@ def test_an_unwritable_root_is_one_error_naming_the_first_volumes(run_module: Ru
         assert "app 'a2', service 'web', volume entry '/data'; and 3 more volumes: it is not " \
             "writable by nobody" in message
         assert os.listdir(shared) == []
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
+def test_each_unwritable_directory_is_its_own_error(run_module: RunModule) -> None:
+    # Two apps' directories belong to root; a third app's can be made: none of it is.
+    with tempfile.TemporaryDirectory(prefix="convox-become-") as shared:
+        os.chmod(shared, 0o777)
+        for app in ("r1-a0", "r1-a1"):
+            (Path(shared) / "v" / app).mkdir(parents=True)
+        os.chmod(Path(shared) / "v", 0o777)
+        apps = [{"name": "a0", "services": {f"s{number}": ["/data"] for number in range(6)}},
+                {"name": "a1", "services": {"web": ["/data"]}},
+                {"name": "a2", "services": {"web": ["/data"]}}]
+        result = _run_as("nobody", run_module, {"rack": "r1", "root": f"{shared}/v",
+                                                "apps": apps}, check_mode=False)
+        assert result["failed"] is True
+        lines = result["msg"].removeprefix("nothing was created: ").split("\n")
+        assert len(lines) == 2, result["msg"]
+        assert lines[0].startswith(f"no directory can be made in '{shared}/v/r1-a0' for app "
+                                   f"'a0', service 's0', volume entry '/data'; ")
+        assert "app 'a0', service 's4', volume entry '/data'; and 1 more volume: it is not " \
+            "writable by nobody" in lines[0]
+        assert lines[1].startswith(f"no directory can be made in '{shared}/v/r1-a1' for app "
+                                   f"'a1', service 'web', volume entry '/data': it is not ")
+        assert sorted(os.listdir(f"{shared}/v")) == ["r1-a0", "r1-a1"]
+        assert os.listdir(f"{shared}/v/r1-a0") == os.listdir(f"{shared}/v/r1-a1") == []
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="becoming another user needs root")
