@@ -6,8 +6,10 @@ set -euo pipefail
 packages=(
   # the virtual environment of requirements.txt (with Debian's own Python)
   python3-venv
-  # NFS test bed: real NFSv4.1 server, real guest kernels, their root file system
-  nfs-ganesha nfs-ganesha-vfs user-mode-linux debootstrap e2fsprogs iproute2
+  # NFS test bed: real NFSv4.1 server, its network, the guests' root file system; the guests'
+  # kernel is fetched pinned by tests/images/uml-kernel.sh (bookworm's cannot boot on AVX-512
+  # hosts), with curl and set up with patchelf
+  nfs-ganesha nfs-ganesha-vfs debootstrap e2fsprogs iproute2 curl patchelf
   openssh-client netcat-openbsd
   # Molecule's container engine
   docker.io

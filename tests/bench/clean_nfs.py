@@ -47,7 +47,7 @@ def main() -> None:
     server = bed.server_ip[bed.guests[GUEST].availability_zone]
     bed.run_on_guest(GUEST, f"mkdir -p {MOUNT}; mountpoint -q {MOUNT} || mount -t nfs4 -o "
                             f"nfsvers=4.1,hard,timeo=600,retrans=2,noresvport {server}:/ {MOUNT}")
-    bed.run_on_guest(GUEST, "tc qdisc replace dev eth0 root netem delay 2ms")
+    bed.run_on_guest(GUEST, "tc qdisc replace dev vec0 root netem delay 2ms")
     module_seconds, rm_seconds = [], []
     try:
         for index in range(rounds):
@@ -68,7 +68,7 @@ def main() -> None:
             print(f"round: module {module_seconds[-1]:.2f} s, rm -rf {rm_seconds[-1]:.2f} s",
                   flush=True)
     finally:
-        bed.run_on_guest(GUEST, "tc qdisc del dev eth0 root", check=False)
+        bed.run_on_guest(GUEST, "tc qdisc del dev vec0 root", check=False)
         bed.run_on_guest(GUEST, f"umount {MOUNT}", check=False)
         for leftover in bed.export.glob("clean-bench-*"):
             subprocess.run(["rm", "-rf", str(leftover)], check=False)

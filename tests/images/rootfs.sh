@@ -17,7 +17,7 @@
 #
 # The tree holds: systemd as init, sshd (root login with a key only), python3 with
 # python3-apt (Ansible's apt module), nfs-common, sudo, rsync, the User-Mode Linux kernel's
-# modules under /lib/modules, an empty /etc/machine-id (each boot makes its own, so copies
+# modules (tests/images/uml-kernel.sh) under /lib/modules, an empty /etc/machine-id (each boot makes its own, so copies
 # get distinct identities), and a boot service, convox-guest-setup, that configures a UML
 # guest from its kernel command line:
 #   convox.hostname=NAME  convox.address=ADDRESS/PREFIX  convox.key=BASE64-OF-ED25519-KEY
@@ -29,10 +29,11 @@ set -euo pipefail
 CACHE=${CONVOX_TEST_CACHE:-/var/cache/convox-volumes}
 MIRROR=${CONVOX_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
-UML_MODULES=/usr/lib/uml/modules
+# The guests' kernel and its modules (tests/images/uml-kernel.sh fetches them once).
+UML_MODULES=$(bash "$(dirname "${BASH_SOURCE[0]}")/uml-kernel.sh")/modules
 IMAGE_SIZE=3G
 # Bump when the recipe below changes in a way the package list does not show.
-RECIPE=1
+RECIPE=3
 
 PACKAGES=(
   systemd-sysv udev kmod iproute2 netbase iputils-ping
@@ -46,9 +47,9 @@ image=$CACHE/rootfs.ext4
 keyfile=$CACHE/rootfs.key
 
 kernel_release() {
-  # The one module directory the user-mode-linux package ships, e.g. 6.1.176.
+  # The one module directory of the guests' kernel, e.g. 7.2.7.
   local dirs=("$UML_MODULES"/*/)
-  [[ -d ${dirs[0]} ]] || { echo "rootfs: no $UML_MODULES/<release>; install user-mode-linux" >&2
+  [[ -d ${dirs[0]} ]] || { echo "rootfs: no $UML_MODULES/<release>: see uml-kernel.sh" >&2
                            exit 1; }
   basename "${dirs[0]}"
 }
@@ -84,8 +85,13 @@ if [ -n "$name" ]; then
 fi
 ip link set lo up
 if [ -n "$address" ]; then
-  ip link set eth0 up
-  ip address replace "$address" dev eth0
+  # The network device: vec0 with UML's vector driver (vecN:transport=tap,...), eth0 with the
+  # older ethN= drivers.
+  for dev in vec0 eth0; do
+    [ -e "/sys/class/net/$dev" ] && break
+  done
+  ip link set "$dev" up
+  ip address replace "$address" dev "$dev"
 fi
 if [ -n "$key" ]; then
   install -d -m 0700 /root/.ssh
@@ -123,6 +129,12 @@ configure_tree() {
   # The UML kernel's modules (NFS client, netem, ...): the directory must exist first.
   mkdir -p "$root/lib/modules"
   cp -a "$UML_MODULES/$release" "$root/lib/modules/"
+
+  # The 7.x NFS client asks for directory delegations, and nfs-ganesha 4.3 answers in a way
+  # it turns into EREMOTEIO ("Remote I/O error") on the next stat of a changed directory, for
+  # a few seconds. EFS grants no delegations: ask for none, as a client of EFS gets none.
+  mkdir -p "$root/etc/modprobe.d"
+  echo "options nfsv4 directory_delegations=N" >"$root/etc/modprobe.d/convox-nfs.conf"
 
   # Every boot gets its own machine id (a shared one gives every guest the same MAC).
   : >"$root/etc/machine-id"

@@ -17,7 +17,7 @@
 #   nfs-ganesha       NFSv4.0-4.2, export "/" of $WORK/export, no root squash, port 2049;
 #                     a second one exports $WORK/export-squash as "/" with root squash on port
 #                     2050 (EFS without ClientRootAccess)
-#   guest-a, guest-b  User-Mode Linux guests on taps of br0: 10.77.1.21 in us-east-1a and
+#   guest-a, guest-b  User-Mode Linux guests (tests/images/uml-kernel.sh) on taps of br0: 10.77.1.21 in us-east-1a and
 #                     10.77.2.21 in us-east-1b, no default route, root SSH with $WORK/id_ed25519
 #   moto_server       127.0.0.1:<port in $WORK/run/moto.port>: a VPC, a subnet per AZ, an EFS
 #                     file system tagged Rack=$RACK and named $RACK-shared-volumes, and a mount
@@ -37,6 +37,7 @@ RACK=${CONVOX_TESTBED_RACK:-bed}
 PYTHON=${CONVOX_TESTBED_PYTHON:-$CHECKOUT/.venv/bin/python}
 CACHE=${CONVOX_TEST_CACHE:-/var/cache/convox-volumes}
 IMAGE=$CACHE/rootfs.ext4
+UML=''  # the guests' kernel: tests/images/uml-kernel.sh says where (set by cmd_up)
 GUEST_MEMORY=${CONVOX_TESTBED_GUEST_MEMORY:-512M}
 BOOT_TIMEOUT=${CONVOX_TESTBED_BOOT_TIMEOUT:-180}
 
@@ -232,14 +233,21 @@ guest_start() {
   # A fresh copy-on-write layer over the shared image: every boot starts from the image.
   rm -f "$RUN/$guest.cow"
   mkdir -p "$RUN/tmp" "$RUN/uml"
-  TMPDIR=$RUN/tmp setsid ip netns exec "$NS" linux.uml \
+  TMPDIR=$RUN/tmp setsid ip netns exec "$NS" "$UML" \
     "umid=convox-$guest" "uml_dir=$RUN/uml" \
     "ubd0=$RUN/$guest.cow,$IMAGE" root=/dev/ubda rw "mem=$GUEST_MEMORY" \
-    "eth0=tuntap,tap-$guest,$mac" con=null con0=null,fd:1 ssl=null \
+    "vec0:transport=tap,ifname=tap-$guest,mac=$mac,gro=1" con=null con0=null,fd:1 ssl=null \
     "convox.hostname=$guest" "convox.address=$address/$PREFIX" "convox.key=$key" \
     </dev/null >"$RUN/$guest.console" 2>&1 &
   echo $! >"$RUN/$guest.pid"
   log "$guest booting ($address, console in $RUN/$guest.console)"
+}
+
+close_ssh_master() {
+  local address=$1 socket=$RUN/ssh-$1
+  [[ -S $socket ]] || return 0
+  timeout 5 ssh -o "ControlPath=$socket" -O exit "root@$address" >/dev/null 2>&1 || true
+  rm -f "$socket"
 }
 
 ssh_args() {
@@ -310,6 +318,7 @@ write_inventory() {
     echo "        ansible_ssh_common_args: >-"
     echo "          -o 'ProxyCommand=ip netns exec $NS nc %h %p'"
     echo "          -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+    echo "          -o ServerAliveInterval=5 -o ServerAliveCountMax=3"
     echo "      hosts:"
     for row in "${ZONES[@]}"; do
       read -r zone cidr server guest address mac <<<"$row"
@@ -325,7 +334,7 @@ write_inventory() {
 preflight() {
   ((EUID == 0)) || die "needs root (network namespaces, taps)"
   local tool
-  for tool in ip linux.uml ganesha.nfsd nc ssh ssh-keygen debootstrap mkfs.ext4; do
+  for tool in ip ganesha.nfsd nc ssh ssh-keygen debootstrap mkfs.ext4 patchelf; do
     command -v "$tool" >/dev/null || die "$tool not found: run 'make system-deps'"
   done
   [[ -x $PYTHON ]] || die "$PYTHON not found: run 'make venv'"
@@ -336,6 +345,7 @@ cmd_up() {
   local started=$SECONDS
   mkdir -p "$WORK" "$RUN"
   bash "$CHECKOUT/tests/images/rootfs.sh" >&2
+  UML=$(bash "$CHECKOUT/tests/images/uml-kernel.sh")/linux.uml
   network_up
   nfs_up
   moto_up
@@ -351,6 +361,9 @@ cmd_down() {
     read -r zone cidr server guest address mac <<<"$row"
     stop_group "$RUN/$guest.pid" linux.uml
     rm -f "$RUN/$guest.cow"
+    # The tests' SSH master connection to this guest (conftest.py): once the guest is gone it
+    # would hang every command of the next bed's tests until its TCP connection times out.
+    close_ssh_master "$address"
   done
   for row in "${NFS_SERVERS[@]}"; do
     nfs_stop_one "${row%% *}"

@@ -175,6 +175,8 @@ class Bed:
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
                 "-o", "LogLevel=ERROR", "-o", "BatchMode=yes", "-o", "ConnectTimeout=10",
                 "-o", "ControlMaster=auto", "-o", "ControlPersist=120",
+                # A master whose guest went away gives up within 15 s instead of hanging.
+                "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3",
                 "-o", f"ControlPath={self.work}/run/ssh-%h",
                 "-i", str(self.private_key), f"root@{guest.address}"]
 
