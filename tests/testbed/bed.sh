@@ -229,7 +229,9 @@ ssh_key() {
 
 guest_start() {
   local guest=$1 address=$2 mac=$3 key=$4
-  alive "$RUN/$guest.pid" linux.uml && return 0
+  # Only a guest of this kernel counts: one booted from another (an older bed) is replaced.
+  alive "$RUN/$guest.pid" "$UML" && return 0
+  stop_group "$RUN/$guest.pid" linux.uml
   # A fresh copy-on-write layer over the shared image: every boot starts from the image.
   rm -f "$RUN/$guest.cow"
   mkdir -p "$RUN/tmp" "$RUN/uml"
