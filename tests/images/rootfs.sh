@@ -17,8 +17,8 @@
 #
 # The tree holds: systemd as init, sshd (root login with a key only), python3 with
 # python3-apt (Ansible's apt module), nfs-common, sudo, rsync, the User-Mode Linux kernel's
-# modules (tests/images/uml-kernel.sh) under /lib/modules, an empty /etc/machine-id (each boot makes its own, so copies
-# get distinct identities), and a boot service, convox-guest-setup, that configures a UML
+# modules (tests/images/uml-kernel.sh) under /lib/modules, an empty /etc/machine-id (each
+# boot makes its own, so copies get distinct identities), and a boot service, convox-guest-setup, that configures a UML
 # guest from its kernel command line:
 #   convox.hostname=NAME  convox.address=ADDRESS/PREFIX  convox.key=BASE64-OF-ED25519-KEY
 # (the key is authorised for root). In a container that service does nothing.
@@ -33,7 +33,7 @@ SUITE=bookworm
 UML_MODULES=$(bash "$(dirname "${BASH_SOURCE[0]}")/uml-kernel.sh")/modules
 IMAGE_SIZE=3G
 # Bump when the recipe below changes in a way the package list does not show.
-RECIPE=3
+RECIPE=4
 
 PACKAGES=(
   systemd-sysv udev kmod iproute2 netbase iputils-ping
@@ -85,13 +85,9 @@ if [ -n "$name" ]; then
 fi
 ip link set lo up
 if [ -n "$address" ]; then
-  # The network device: vec0 with UML's vector driver (vecN:transport=tap,...), eth0 with the
-  # older ethN= drivers.
-  for dev in vec0 eth0; do
-    [ -e "/sys/class/net/$dev" ] && break
-  done
-  ip link set "$dev" up
-  ip address replace "$address" dev "$dev"
+  # vec0: the device of UML's vector driver (bed.sh boots with vec0:transport=tap,...).
+  ip link set vec0 up
+  ip address replace "$address" dev vec0
 fi
 if [ -n "$key" ]; then
   install -d -m 0700 /root/.ssh

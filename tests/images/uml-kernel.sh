@@ -7,8 +7,8 @@
 # than the 2.38 it needs) unpacked beside it. Both are pinned below by version and SHA-256.
 #
 # Why not bookworm's own user-mode-linux (6.1): on a host whose CPU has AVX-512 (measured on
-# a 2-core Xeon with AVX-512 and AMX), the host kernel takes a process's FPU state through ptrace only as a
-# whole XSAVE area of the host's size, and UML 6.1 sends a smaller one. The guest's init then
+# a 2-core Xeon with AVX-512 and AMX), the host kernel takes a process's FPU state through
+# ptrace only as a whole XSAVE area of the host's size, and UML 6.1 sends a smaller one. The guest's init then
 # dies at once ("userspace - ptrace set fp regs failed, errno = 14", "Attempted to kill
 # init!"). Trixie's 6.12 fails the same way on such a host; 7.2 sizes the area from the host
 # and boots the same bookworm root file system. On a host without AVX-512 all three boot.
@@ -29,11 +29,13 @@ MIRROR=${CONVOX_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 # The pins: Debian pool path and SHA-256 of each package. When the mirror no longer has one
 # (Debian replaces package versions in its pool), take the new version's Filename and SHA256
 # from $MIRROR/dists/<suite>/main/binary-amd64/Packages.xz.
-UML_VERSION=7.2um1
 UML_DEB=pool/main/u/user-mode-linux/user-mode-linux_7.2um1_amd64.deb
 UML_SHA256=f947c9244fd79d481299df2ad68961f6b3b7703bff38c4b0e726f861161da62c
 LIBC_DEB=pool/main/g/glibc/libc6_2.41-12+deb13u5_amd64.deb
 LIBC_SHA256=b59b0625cd1a791375d40dab23a4d5d3d0641e3d0a773501becdc3725b7f99cf
+
+UML_VERSION=${UML_DEB##*/user-mode-linux_}
+UML_VERSION=${UML_VERSION%_amd64.deb}
 
 target=$CACHE/uml-$UML_VERSION-${UML_SHA256:0:12}-${LIBC_SHA256:0:12}
 

@@ -17,8 +17,9 @@
 #   nfs-ganesha       NFSv4.0-4.2, export "/" of $WORK/export, no root squash, port 2049;
 #                     a second one exports $WORK/export-squash as "/" with root squash on port
 #                     2050 (EFS without ClientRootAccess)
-#   guest-a, guest-b  User-Mode Linux guests (tests/images/uml-kernel.sh) on taps of br0: 10.77.1.21 in us-east-1a and
-#                     10.77.2.21 in us-east-1b, no default route, root SSH with $WORK/id_ed25519
+#   guest-a, guest-b  User-Mode Linux guests (kernel: tests/images/uml-kernel.sh) on taps of
+#                     br0: 10.77.1.21 in us-east-1a and 10.77.2.21 in us-east-1b, no default
+#                     route, root SSH with $WORK/id_ed25519
 #   moto_server       127.0.0.1:<port in $WORK/run/moto.port>: a VPC, a subnet per AZ, an EFS
 #                     file system tagged Rack=$RACK and named $RACK-shared-volumes, and a mount
 #                     target per AZ whose IP is the server's address in that subnet
